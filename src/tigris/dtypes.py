@@ -2,7 +2,8 @@
 
 Block-scaled formats carry their scales in the size: MXFP4 is 32 fp4 values plus one
 8-bit scale (4.25 bits each, OCP MX spec v1.0); NVFP4 is 16 fp4 values plus one fp8
-scale (4.5 bits each, NVIDIA Blackwell docs). In spec files a rate given for "fp8"
+scale (4.5 bits each, NVIDIA Blackwell docs); int4 weights carry one bf16 scale per 32
+(4.5 bits each, as compressed-tensors W4A16 checkpoints store them). In spec files a rate given for "fp8"
 covers both fp8 encodings, and "fp4" covers fp4, mxfp4 and nvfp4.
 """
 
@@ -19,6 +20,7 @@ class DType(StrEnum):
     fp8_e4m3 = "fp8_e4m3"
     fp8_e5m2 = "fp8_e5m2"
     int8 = "int8"
+    int4 = "int4"
     fp4 = "fp4"
     mxfp4 = "mxfp4"
     nvfp4 = "nvfp4"
@@ -40,7 +42,7 @@ class DType(StrEnum):
 
 _BITS: dict[DType, float] = {
     DType.fp32: 32, DType.tf32: 32, DType.bf16: 16, DType.fp16: 16,
-    DType.fp8_e4m3: 8, DType.fp8_e5m2: 8, DType.int8: 8,
+    DType.fp8_e4m3: 8, DType.fp8_e5m2: 8, DType.int8: 8, DType.int4: 4.5,
     DType.fp4: 4, DType.mxfp4: 4.25, DType.nvfp4: 4.5,
 }
 _RATE_CLASS: dict[DType, str] = {

@@ -1,0 +1,3 @@
+from tigris.cli import main
+
+main()

@@ -1,0 +1,195 @@
+"""The `tigris` command line. Output is written here (and in report/), nowhere else.
+
+Every command takes `--json` and then prints exactly one JSON document on stdout. A user
+mistake (bad spec file, unknown name, malformed config) prints one line on stderr and exits
+with code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tigris import units
+from tigris.errors import SpecError
+from tigris.spec import catalog
+from tigris.spec.chip import Chip
+from tigris.workload import models as registry
+from tigris.workload.llm import LLM, MoE
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="tigris: LLM accelerators and the GPUs they must beat, by the same code.")
+JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON document")]
+
+
+def _out(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+
+
+def chip_doc(c: Chip, full: bool = False) -> dict[str, Any]:
+    cites = catalog.sources()
+    mem = c.main_memory
+    doc: dict[str, Any] = {
+        "name": c.name, "vendor": c.vendor, "kind": c.kind, "full_name": c.full_name,
+        "peak_flops": c.peak_flops_by_dtype,
+        "memory_B": mem.capacity_B, "memory_bandwidth_Bps": mem.bandwidth_Bps,
+        "memory_kind": mem.kind,
+        "scaleup_bandwidth_Bps": c.scaleup.bandwidth_Bps if c.scaleup else None,
+        "tdp_W": c.tdp_W,
+        "process": c.process.node if c.process else None,
+        "sources": [{"key": k, "citation": cites.get(k, k)} for k in c.sources()],
+    }
+    if full:
+        doc["spec"] = c.model_dump(mode="json", exclude={"provenance"})
+        doc["provenance"] = {k: v.model_dump(mode="json") for k, v in c.provenance.items()}
+        doc["datasheet_flops"] = c.datasheet_flops
+    return doc
+
+
+def model_doc(m: LLM, full: bool = False) -> dict[str, Any]:
+    moe = next((x.mlp for x in m.layers if isinstance(x.mlp, MoE)), None)
+    doc: dict[str, Any] = {
+        "name": m.name, "hf_id": m.hf_id, "family": m.family,
+        "params_total": m.params_total, "params_active": m.params_active,
+        "layers": m.num_layers, "hidden": m.hidden, "vocab": m.vocab,
+        "attention": m.layers[0].attention.kind,
+        "experts": moe.experts if moe else None, "experts_per_token": moe.top_k if moe else None,
+        "weights_dtype": m.precision.weights.value, "experts_dtype": m.precision.experts.value,
+        "kv_dtype": m.precision.kv.value,
+        "weight_bytes": m.weight_bytes(), "kv_bytes_per_token": m.kv_bytes_per_token(),
+    }
+    if full:
+        doc["spec"] = m.model_dump(mode="json")
+    return doc
+
+
+@app.command()
+def chips(as_json: JsonFlag = False) -> None:
+    """List the chip catalog and our proposals."""
+    all_chips = catalog.chips()
+    if as_json:
+        return _out([chip_doc(c) for c in all_chips])
+    table = Table(title="tigris chip catalog (dense peaks)")
+    for col in ("chip", "vendor", "kind", "bf16", "fp8", "fp4", "memory", "bandwidth", "TDP"):
+        table.add_column(col, justify="left" if col in ("chip", "vendor", "kind") else "right")
+    for c in all_chips:
+        mem = c.main_memory
+        table.add_row(c.name, c.vendor, c.kind,
+                      *(units.show(c.peak_flops(d) or None, "FLOP/s") for d in ("bf16", "fp8", "fp4")),
+                      units.show(mem.capacity_B, "B"), units.show(mem.bandwidth_Bps, "B/s"),
+                      units.show(c.tdp_W, "W"))
+    Console().print(table)
+    return None
+
+
+@app.command()
+def models(as_json: JsonFlag = False) -> None:
+    """List the packaged LLMs."""
+    all_models = registry.models()
+    if as_json:
+        return _out([model_doc(m) for m in all_models])
+    table = Table(title="tigris packaged models")
+    for col in ("model", "Hugging Face id", "family", "params", "active", "layers", "KV/token"):
+        table.add_column(col)
+    for m in all_models:
+        table.add_row(m.name, m.hf_id or "", m.family, f"{m.params_total / 1e9:.1f} B",
+                      f"{m.params_active / 1e9:.1f} B", str(m.num_layers),
+                      units.show(m.kv_bytes_per_token(), "B"))
+    Console().print(table)
+    return None
+
+
+def _resolve(name: str) -> Chip | LLM:
+    if name.endswith(".json"):
+        return registry.model(name)
+    if name.endswith((".yaml", ".yml")):
+        return catalog.chip(name)
+    try:
+        return catalog.chip(name)
+    except SpecError as chip_error:
+        try:
+            return registry.model(name)
+        except SpecError:
+            raise SpecError("show", "name", name,
+                            chip_error.message.replace("chip in the catalog",
+                                                       "chip or model")) from None
+
+
+@app.command()
+def show(name: Annotated[str, typer.Argument(help="chip or model name, or a path")],
+         as_json: JsonFlag = False) -> None:
+    """Show one chip (name or YAML path) or one model (name, Hugging Face id or config.json)."""
+    found = _resolve(name)
+    if as_json:
+        return _out(chip_doc(found, True) if isinstance(found, Chip) else model_doc(found, True))
+    console = Console()
+    if isinstance(found, Chip):
+        _show_chip(console, found)
+    else:
+        _show_model(console, found)
+    return None
+
+
+def _show_chip(console: Console, c: Chip) -> None:
+    console.print(f"[bold]{c.name}[/bold]  {c.full_name or ''}  ({c.vendor}, {c.kind})")
+    console.print(f"{c.cores.count} x {c.cores.name} at {units.show(c.clock_Hz, 'Hz')}; "
+                  f"{c.process.node if c.process else 'node unknown'}; "
+                  f"TDP {units.show(c.tdp_W, 'W')}")
+    peaks = Table(title="dense peak (derived: cores x engines x MACs/cycle x 2 x clock)")
+    for col in ("dtype", "derived", "datasheet"):
+        peaks.add_column(col)
+    for dtype, value in c.peak_flops_by_dtype.items():
+        peaks.add_row(dtype, units.show(value, "FLOP/s"),
+                      units.show(c.datasheet_flops.get(dtype), "FLOP/s"))
+    console.print(peaks)
+    mem = Table(title="memory hierarchy (nearest first)")
+    for col in ("level", "kind", "scope", "capacity", "bandwidth", "energy"):
+        mem.add_column(col)
+    for lvl in c.memory:
+        mem.add_row(lvl.name, lvl.kind, lvl.scope, units.show(lvl.capacity_B, "B"),
+                    units.show(lvl.bandwidth_Bps, "B/s"),
+                    units.show(lvl.energy_J_per_B, "J/B") if lvl.energy_J_per_B else "-")
+    console.print(mem)
+    if c.scaleup:
+        console.print(f"scale-up: {c.scaleup.name}, {units.show(c.scaleup.bandwidth_Bps, 'B/s')} "
+                      "per direction")
+    console.print(f"sources: {', '.join(c.sources())}")
+
+
+def _show_model(console: Console, m: LLM) -> None:
+    doc = model_doc(m)
+    table = Table(title=f"{m.name} ({m.hf_id or 'user config'})")
+    table.add_column("field")
+    table.add_column("value")
+    for key, value in doc.items():
+        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+    console.print(table)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user mistakes become one line on stderr and exit code 2."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except SpecError as exc:
+        sys.stderr.write(f"tigris: error: {exc}\n")
+        raise SystemExit(2) from None
+    except typer.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            raise SystemExit(exc.exit_code) from None
+        if isinstance(exc, click.exceptions.Abort):
+            raise SystemExit(130) from None
+        raise
+
+
+if __name__ == "__main__":
+    main()
