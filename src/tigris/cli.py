@@ -7,12 +7,13 @@ with code 2, never a traceback.
 
 from __future__ import annotations
 
+import difflib
 import json
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -23,8 +24,12 @@ from tigris.spec.chip import Chip
 from tigris.workload import models as registry
 from tigris.workload.llm import LLM, MoE
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="tigris: LLM accelerators and the GPUs they must beat, by the same code.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="tigris: LLM accelerators and the GPUs they must beat, by the same code.",
+)
 JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON document")]
 
 
@@ -36,9 +41,13 @@ def chip_doc(c: Chip, full: bool = False) -> dict[str, Any]:
     cites = catalog.sources()
     mem = c.main_memory
     doc: dict[str, Any] = {
-        "name": c.name, "vendor": c.vendor, "kind": c.kind, "full_name": c.full_name,
+        "name": c.name,
+        "vendor": c.vendor,
+        "kind": c.kind,
+        "full_name": c.full_name,
         "peak_flops": c.peak_flops_by_dtype,
-        "memory_B": mem.capacity_B, "memory_bandwidth_Bps": mem.bandwidth_Bps,
+        "memory_B": mem.capacity_B,
+        "memory_bandwidth_Bps": mem.bandwidth_Bps,
         "memory_kind": mem.kind,
         "scaleup_bandwidth_Bps": c.scaleup.bandwidth_Bps if c.scaleup else None,
         "tdp_W": c.tdp_W,
@@ -55,14 +64,22 @@ def chip_doc(c: Chip, full: bool = False) -> dict[str, Any]:
 def model_doc(m: LLM, full: bool = False) -> dict[str, Any]:
     moe = next((x.mlp for x in m.layers if isinstance(x.mlp, MoE)), None)
     doc: dict[str, Any] = {
-        "name": m.name, "hf_id": m.hf_id, "family": m.family,
-        "params_total": m.params_total, "params_active": m.params_active,
-        "layers": m.num_layers, "hidden": m.hidden, "vocab": m.vocab,
+        "name": m.name,
+        "hf_id": m.hf_id,
+        "family": m.family,
+        "params_total": m.params_total,
+        "params_active": m.params_active,
+        "layers": m.num_layers,
+        "hidden": m.hidden,
+        "vocab": m.vocab,
         "attention": m.layers[0].attention.kind,
-        "experts": moe.experts if moe else None, "experts_per_token": moe.top_k if moe else None,
-        "weights_dtype": m.precision.weights.value, "experts_dtype": m.precision.experts.value,
+        "experts": moe.experts if moe else None,
+        "experts_per_token": moe.top_k if moe else None,
+        "weights_dtype": m.precision.weights.value,
+        "experts_dtype": m.precision.experts.value,
         "kv_dtype": m.precision.kv.value,
-        "weight_bytes": m.weight_bytes(), "kv_bytes_per_token": m.kv_bytes_per_token(),
+        "weight_bytes": m.weight_bytes(),
+        "kv_bytes_per_token": m.kv_bytes_per_token(),
     }
     if full:
         doc["spec"] = m.model_dump(mode="json")
@@ -75,15 +92,30 @@ def chips(as_json: JsonFlag = False) -> None:
     all_chips = catalog.chips()
     if as_json:
         return _out([chip_doc(c) for c in all_chips])
-    table = Table(title="tigris chip catalog (dense peaks)")
-    for col in ("chip", "vendor", "kind", "bf16", "fp8", "fp4", "memory", "bandwidth", "TDP"):
-        table.add_column(col, justify="left" if col in ("chip", "vendor", "kind") else "right")
+    table = Table(
+        title="tigris chips: dense peak TFLOP/s, main memory GB and TB/s, TDP W",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for col in ("chip", "vendor"):
+        table.add_column(col, no_wrap=True)
+    for col in ("bf16", "fp8", "fp4", "GB", "TB/s", "W"):
+        table.add_column(col, justify="right", no_wrap=True, min_width=5)
     for c in all_chips:
         mem = c.main_memory
-        table.add_row(c.name, c.vendor, c.kind,
-                      *(units.show(c.peak_flops(d) or None, "FLOP/s") for d in ("bf16", "fp8", "fp4")),
-                      units.show(mem.capacity_B, "B"), units.show(mem.bandwidth_Bps, "B/s"),
-                      units.show(c.tdp_W, "W"))
+        flops = [
+            f"{c.peak_flops(d) / 1e12:.0f}" if c.peak_flops(d) else "-"
+            for d in ("bf16", "fp8", "fp4")
+        ]
+        name = c.name if c.kind == "catalog" else f"{c.name} ({c.kind})"
+        table.add_row(
+            name,
+            c.vendor,
+            *flops,
+            f"{mem.capacity_B / 1e9:.0f}",
+            f"{mem.bandwidth_Bps / 1e12:.2f}" if mem.bandwidth_Bps else "-",
+            f"{c.tdp_W:.0f}" if c.tdp_W else "-",
+        )
     Console().print(table)
     return None
 
@@ -94,13 +126,19 @@ def models(as_json: JsonFlag = False) -> None:
     all_models = registry.models()
     if as_json:
         return _out([model_doc(m) for m in all_models])
-    table = Table(title="tigris packaged models")
+    table = Table(title="tigris packaged models", box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("model", "Hugging Face id", "family", "params", "active", "layers", "KV/token"):
         table.add_column(col)
     for m in all_models:
-        table.add_row(m.name, m.hf_id or "", m.family, f"{m.params_total / 1e9:.1f} B",
-                      f"{m.params_active / 1e9:.1f} B", str(m.num_layers),
-                      units.show(m.kv_bytes_per_token(), "B"))
+        table.add_row(
+            m.name,
+            m.hf_id or "",
+            m.family,
+            f"{m.params_total / 1e9:.1f} B",
+            f"{m.params_active / 1e9:.1f} B",
+            str(m.num_layers),
+            units.show(m.kv_bytes_per_token(), "B"),
+        )
     Console().print(table)
     return None
 
@@ -112,18 +150,21 @@ def _resolve(name: str) -> Chip | LLM:
         return catalog.chip(name)
     try:
         return catalog.chip(name)
-    except SpecError as chip_error:
+    except SpecError:
         try:
             return registry.model(name)
         except SpecError:
-            raise SpecError("show", "name", name,
-                            chip_error.message.replace("chip in the catalog",
-                                                       "chip or model")) from None
+            known = catalog.chip_names() + registry.model_names()
+            close = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise SpecError("show", "name", name, f"no such chip or model{hint}") from None
 
 
 @app.command()
-def show(name: Annotated[str, typer.Argument(help="chip or model name, or a path")],
-         as_json: JsonFlag = False) -> None:
+def show(
+    name: Annotated[str, typer.Argument(help="chip or model name, or a path")],
+    as_json: JsonFlag = False,
+) -> None:
     """Show one chip (name or YAML path) or one model (name, Hugging Face id or config.json)."""
     found = _resolve(name)
     if as_json:
@@ -138,27 +179,37 @@ def show(name: Annotated[str, typer.Argument(help="chip or model name, or a path
 
 def _show_chip(console: Console, c: Chip) -> None:
     console.print(f"[bold]{c.name}[/bold]  {c.full_name or ''}  ({c.vendor}, {c.kind})")
-    console.print(f"{c.cores.count} x {c.cores.name} at {units.show(c.clock_Hz, 'Hz')}; "
-                  f"{c.process.node if c.process else 'node unknown'}; "
-                  f"TDP {units.show(c.tdp_W, 'W')}")
+    console.print(
+        f"{c.cores.count} x {c.cores.name} at {units.show(c.clock_Hz, 'Hz')}; "
+        f"{c.process.node if c.process else 'node unknown'}; "
+        f"TDP {units.show(c.tdp_W, 'W')}"
+    )
     peaks = Table(title="dense peak (derived: cores x engines x MACs/cycle x 2 x clock)")
     for col in ("dtype", "derived", "datasheet"):
         peaks.add_column(col)
     for dtype, value in c.peak_flops_by_dtype.items():
-        peaks.add_row(dtype, units.show(value, "FLOP/s"),
-                      units.show(c.datasheet_flops.get(dtype), "FLOP/s"))
+        peaks.add_row(
+            dtype, units.show(value, "FLOP/s"), units.show(c.datasheet_flops.get(dtype), "FLOP/s")
+        )
     console.print(peaks)
     mem = Table(title="memory hierarchy (nearest first)")
     for col in ("level", "kind", "scope", "capacity", "bandwidth", "energy"):
         mem.add_column(col)
     for lvl in c.memory:
-        mem.add_row(lvl.name, lvl.kind, lvl.scope, units.show(lvl.capacity_B, "B"),
-                    units.show(lvl.bandwidth_Bps, "B/s"),
-                    units.show(lvl.energy_J_per_B, "J/B") if lvl.energy_J_per_B else "-")
+        mem.add_row(
+            lvl.name,
+            lvl.kind,
+            lvl.scope,
+            units.show(lvl.capacity_B, "B"),
+            units.show(lvl.bandwidth_Bps, "B/s"),
+            units.show(lvl.energy_J_per_B, "J/B") if lvl.energy_J_per_B else "-",
+        )
     console.print(mem)
     if c.scaleup:
-        console.print(f"scale-up: {c.scaleup.name}, {units.show(c.scaleup.bandwidth_Bps, 'B/s')} "
-                      "per direction")
+        console.print(
+            f"scale-up: {c.scaleup.name}, {units.show(c.scaleup.bandwidth_Bps, 'B/s')} "
+            "per direction"
+        )
     console.print(f"sources: {', '.join(c.sources())}")
 
 
@@ -183,6 +234,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(exc.exit_code) from None
     except Exception as exc:  # click usage errors carry their own exit code
         import click
+
         if isinstance(exc, click.ClickException):
             exc.show()
             raise SystemExit(exc.exit_code) from None

@@ -30,25 +30,59 @@ DIM_WORDS: dict[str, str] = {
     "1": "a plain number",
 }
 
-_DECIMAL = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
-            "m": 1e-3, "u": 1e-6, "µ": 1e-6, "n": 1e-9, "p": 1e-12, "f": 1e-15}
+_DECIMAL = {
+    "": 1.0,
+    "k": 1e3,
+    "K": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "P": 1e15,
+    "E": 1e18,
+    "m": 1e-3,
+    "u": 1e-6,
+    "µ": 1e-6,
+    "n": 1e-9,
+    "p": 1e-12,
+    "f": 1e-15,
+}
 _BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50}
 
 # base unit spelling -> (dimension, factor to the SI unit of that dimension)
 _BASE: dict[str, tuple[Dim, float]] = {
-    "B": ("B", 1.0), "b": ("B", 1 / 8), "bit": ("B", 1 / 8), "byte": ("B", 1.0),
-    "B/s": ("B/s", 1.0), "b/s": ("B/s", 1 / 8), "Bps": ("B/s", 1.0), "bps": ("B/s", 1 / 8),
+    "B": ("B", 1.0),
+    "b": ("B", 1 / 8),
+    "bit": ("B", 1 / 8),
+    "byte": ("B", 1.0),
+    "B/s": ("B/s", 1.0),
+    "b/s": ("B/s", 1 / 8),
+    "Bps": ("B/s", 1.0),
+    "bps": ("B/s", 1 / 8),
     "bit/s": ("B/s", 1 / 8),
     "Hz": ("Hz", 1.0),
     "W": ("W", 1.0),
     "J": ("J", 1.0),
-    "s": ("s", 1.0), "sec": ("s", 1.0),
-    "J/B": ("J/B", 1.0), "J/byte": ("J/B", 1.0), "J/b": ("J/B", 8.0), "J/bit": ("J/B", 8.0),
-    "FLOP/s": ("FLOP/s", 1.0), "FLOPS": ("FLOP/s", 1.0), "OP/s": ("FLOP/s", 1.0),
+    "s": ("s", 1.0),
+    "sec": ("s", 1.0),
+    "J/B": ("J/B", 1.0),
+    "J/byte": ("J/B", 1.0),
+    "J/b": ("J/B", 8.0),
+    "J/bit": ("J/B", 8.0),
+    "FLOP/s": ("FLOP/s", 1.0),
+    "FLOPS": ("FLOP/s", 1.0),
+    "OP/s": ("FLOP/s", 1.0),
     "OPS": ("FLOP/s", 1.0),
 }
-_AREA = {"mm2": 1.0, "mm^2": 1.0, "mm²": 1.0, "cm2": 100.0, "cm^2": 100.0, "um2": 1e-6,
-         "um^2": 1e-6, "µm2": 1e-6}
+_AREA = {
+    "mm2": 1.0,
+    "mm^2": 1.0,
+    "mm²": 1.0,
+    "cm2": 100.0,
+    "cm^2": 100.0,
+    "um2": 1e-6,
+    "um^2": 1e-6,
+    "µm2": 1e-6,
+}
 
 _NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
 
@@ -63,8 +97,8 @@ def _unit_factor(unit: str) -> tuple[Dim, float] | None:
     if unit in _BASE:
         return _BASE[unit]
     for prefix, scale in list(_BINARY.items()) + list(_DECIMAL.items()):
-        if prefix and unit.startswith(prefix) and unit[len(prefix):] in _BASE:
-            dim, factor = _BASE[unit[len(prefix):]]
+        if prefix and unit.startswith(prefix) and unit[len(prefix) :] in _BASE:
+            dim, factor = _BASE[unit[len(prefix) :]]
             return dim, factor * scale
     return None
 
@@ -102,8 +136,19 @@ def parse(value: object, dim: Dim) -> float:
     return number
 
 
-_SHOW_PREFIX = [(1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"),
-                (1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p")]
+_SHOW_PREFIX = [
+    (1e18, "E"),
+    (1e15, "P"),
+    (1e12, "T"),
+    (1e9, "G"),
+    (1e6, "M"),
+    (1e3, "k"),
+    (1.0, ""),
+    (1e-3, "m"),
+    (1e-6, "µ"),
+    (1e-9, "n"),
+    (1e-12, "p"),
+]
 
 
 def show(value: float | None, unit: str, digits: int = 3) -> str:

@@ -9,6 +9,17 @@ from tigris.spec.chip import Chip, Core, MatrixEngine, MemoryLevel, ScaleOut, Sc
 from tigris.spec.system import System, load_system
 
 __all__ = [
-    "Chip", "Core", "MatrixEngine", "MemoryLevel", "ScaleOut", "ScaleUp", "System",
-    "VectorEngine", "chip", "chip_names", "chips", "load_chip", "load_system",
+    "Chip",
+    "Core",
+    "MatrixEngine",
+    "MemoryLevel",
+    "ScaleOut",
+    "ScaleUp",
+    "System",
+    "VectorEngine",
+    "chip",
+    "chip_names",
+    "chips",
+    "load_chip",
+    "load_system",
 ]

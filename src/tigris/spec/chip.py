@@ -48,9 +48,11 @@ class MatrixEngine(Spec):
     count: Count = Field(description="engines per core")
     shape: tuple[Count, Count] | None = Field(None, description="systolic rows x cols PEs")
     macs_per_pe: dict[str, Positive] = Field(
-        default_factory=dict, description="systolic: MACs per PE per cycle, per dtype")
+        default_factory=dict, description="systolic: MACs per PE per cycle, per dtype"
+    )
     macs_per_cycle: dict[str, Positive] = Field(
-        default_factory=dict, description="mma: MACs per engine per cycle, per dtype")
+        default_factory=dict, description="mma: MACs per engine per cycle, per dtype"
+    )
     clock_Hz: Hertz | None = Field(None, alias="clock", description="overrides the chip clock")
 
     @field_validator("macs_per_pe", "macs_per_cycle")
@@ -82,9 +84,11 @@ class VectorEngine(Spec):
     count: Count = Field(1, description="engines per core")
     lanes: Count
     flops_per_lane: dict[str, Positive] = Field(
-        description="FLOP per lane per cycle, per dtype (an FMA is 2)")
+        description="FLOP per lane per cycle, per dtype (an FMA is 2)"
+    )
     special_per_cycle: Positive | None = Field(
-        None, description="transcendental results (exp, rsqrt) per engine per cycle")
+        None, description="transcendental results (exp, rsqrt) per engine per cycle"
+    )
     clock_Hz: Hertz | None = Field(None, alias="clock", description="overrides the chip clock")
 
     @field_validator("flops_per_lane")
@@ -102,8 +106,9 @@ class Core(Spec):
     vector: tuple[VectorEngine, ...] = ()
 
 
-MemoryKind = Literal["registers", "scratchpad", "shared", "cache", "sram",
-                     "hbm", "lpddr", "gddr", "ddr"]
+MemoryKind = Literal[
+    "registers", "scratchpad", "shared", "cache", "sram", "hbm", "lpddr", "gddr", "ddr"
+]
 OFF_CHIP: frozenset[str] = frozenset({"hbm", "lpddr", "gddr", "ddr"})
 
 
@@ -114,8 +119,9 @@ class MemoryLevel(Spec):
     kind: MemoryKind
     scope: Literal["core", "chip"]
     capacity_B: Bytes = Field(alias="capacity")
-    bandwidth_Bps: BytesPerS | None = Field(None, alias="bandwidth",
-                                            description="per instance (per core if scope core)")
+    bandwidth_Bps: BytesPerS | None = Field(
+        None, alias="bandwidth", description="per instance (per core if scope core)"
+    )
     latency_s: Seconds | None = Field(None, alias="latency")
     energy_J_per_B: JoulesPerByte | None = Field(None, alias="energy_per_byte")
     technology: str | None = None
@@ -172,8 +178,10 @@ class Chip(Spec):
     process: Process | None = None
     tdp_W: Watts | None = Field(None, alias="tdp")
     datasheet_flops: dict[str, Positive] = Field(
-        default_factory=dict, alias="datasheet_peak",
-        description="vendor-quoted dense peaks, FLOP/s per dtype: a check on the derivation")
+        default_factory=dict,
+        alias="datasheet_peak",
+        description="vendor-quoted dense peaks, FLOP/s per dtype: a check on the derivation",
+    )
     notes: str | None = None
     provenance: dict[str, Provenance] = Field(default_factory=dict)
 
@@ -206,13 +214,21 @@ class Chip(Spec):
     def peak_flops(self, dtype: DType | str) -> float:
         """Dense peak FLOP/s on the matrix engines for a dtype (0 where unsupported)."""
         key = dtype.rate_class if isinstance(dtype, DType) else dtype
-        return sum(self.cores.count * e.count * e.macs(key) * 2 * (e.clock_Hz or self.clock_Hz)
-                   for e in self.cores.matrix)
+        return sum(
+            self.cores.count * e.count * e.macs(key) * 2 * (e.clock_Hz or self.clock_Hz)
+            for e in self.cores.matrix
+        )
 
     def vector_flops(self, dtype: DType | str) -> float:
         key = dtype.rate_class if isinstance(dtype, DType) else dtype
-        return sum(self.cores.count * e.count * e.lanes * e.flops_per_lane.get(key, 0.0)
-                   * (e.clock_Hz or self.clock_Hz) for e in self.cores.vector)
+        return sum(
+            self.cores.count
+            * e.count
+            * e.lanes
+            * e.flops_per_lane.get(key, 0.0)
+            * (e.clock_Hz or self.clock_Hz)
+            for e in self.cores.vector
+        )
 
     @property
     def peak_flops_by_dtype(self) -> dict[str, float]:
@@ -242,4 +258,3 @@ class Chip(Spec):
                 if key not in out:
                     out.append(key)
         return out
-

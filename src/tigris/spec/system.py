@@ -37,14 +37,17 @@ class ScaleUpDomain(Spec):
             if want is None or len(self.dims) != want:
                 raise ValueError(f"dims {list(self.dims)} do not fit topology {self.topology}")
             if math.prod(self.dims) != self.size:
-                raise ValueError(f"dims {list(self.dims)} multiply to "
-                                 f"{math.prod(self.dims)}, not size {self.size}")
+                raise ValueError(
+                    f"dims {list(self.dims)} multiply to "
+                    f"{math.prod(self.dims)}, not size {self.size}"
+                )
         return self
 
 
 class ScaleOutNetwork(Spec):
-    bandwidth_Bps: BytesPerS | None = Field(None, alias="bandwidth",
-                                            description="per chip, per direction")
+    bandwidth_Bps: BytesPerS | None = Field(
+        None, alias="bandwidth", description="per chip, per direction"
+    )
     latency_s: Seconds | None = Field(None, alias="latency")
     topology: Literal["fat-tree", "rail", "torus"] = "fat-tree"
 
@@ -68,12 +71,16 @@ class System(Spec):
     @model_validator(mode="after")
     def _domains_fit(self) -> System:
         if self.count % self.scaleup.size:
-            raise ValueError(f"count {self.count} is not a multiple of the scale-up domain "
-                             f"size {self.scaleup.size}")
+            raise ValueError(
+                f"count {self.count} is not a multiple of the scale-up domain "
+                f"size {self.scaleup.size}"
+            )
         limit = self.chip.scaleup.max_domain if self.chip.scaleup else 1
         if limit is not None and self.scaleup.size > limit:
-            raise ValueError(f"scale-up domain of {self.scaleup.size} exceeds the "
-                             f"{limit} that {self.chip.name} supports")
+            raise ValueError(
+                f"scale-up domain of {self.scaleup.size} exceeds the "
+                f"{limit} that {self.chip.name} supports"
+            )
         return self
 
     @property
@@ -87,5 +94,8 @@ def load_system(path: str | Path) -> System:
 
 def single(chip: Chip, count: int = 1, topology: str = "switch") -> System:
     """A system of `count` chips in one scale-up domain."""
-    return System(chip=chip, count=count,
-                  scaleup=ScaleUpDomain.model_validate({"size": count, "topology": topology}))
+    return System(
+        chip=chip,
+        count=count,
+        scaleup=ScaleUpDomain.model_validate({"size": count, "topology": topology}),
+    )

@@ -50,16 +50,25 @@ class Attention(_Frozen):
         if self.kind == "mla":
             assert self.kv_lora_rank is not None and self.rope_dim is not None
             nope = d - self.rope_dim
-            q = (hidden * self.q_lora_rank + self.q_lora_rank + self.q_lora_rank * h * d
-                 if self.q_lora_rank else hidden * h * d)
-            kv = (hidden * (self.kv_lora_rank + self.rope_dim) + self.kv_lora_rank
-                  + self.kv_lora_rank * h * (nope + v))
+            q = (
+                hidden * self.q_lora_rank + self.q_lora_rank + self.q_lora_rank * h * d
+                if self.q_lora_rank
+                else hidden * h * d
+            )
+            kv = (
+                hidden * (self.kv_lora_rank + self.rope_dim)
+                + self.kv_lora_rank
+                + self.kv_lora_rank * h * (nope + v)
+            )
             index = 0
             if self.index_heads and self.index_head_dim:
                 q_in = self.q_lora_rank or hidden
-                index = (q_in * self.index_heads * self.index_head_dim
-                         + hidden * self.index_head_dim + 2 * self.index_head_dim
-                         + hidden * self.index_heads)
+                index = (
+                    q_in * self.index_heads * self.index_head_dim
+                    + hidden * self.index_head_dim
+                    + 2 * self.index_head_dim
+                    + hidden * self.index_heads
+                )
             return q + kv + index + h * v * hidden
         kv = self.kv_heads
         total = hidden * (h * d + kv * d + kv * v) + h * v * hidden
@@ -126,7 +135,7 @@ class Layer(_Frozen):
 
 
 class Precision(_Frozen):
-    """Storage formats: linear weights, routed experts, embeddings/LM head, KV cache, activations."""
+    """Storage formats: weights, routed experts, embeddings and LM head, KV cache, activations."""
 
     weights: DType = DType.bf16
     experts: DType = DType.bf16
@@ -173,8 +182,9 @@ class LLM(_Frozen):
     @property
     def params_active(self) -> int:
         """Parameters a token touches: all but the experts it was not routed to."""
-        body = sum(x.attention.params(self.hidden) + x.mlp.active_params(self.hidden)
-                   for x in self.layers)
+        body = sum(
+            x.attention.params(self.hidden) + x.mlp.active_params(self.hidden) for x in self.layers
+        )
         return self.embedding_params + self.lm_head_params + self._norm_params() + body
 
     @property
@@ -189,8 +199,11 @@ class LLM(_Frozen):
     def weight_bytes(self) -> float:
         """Bytes of all weights in their storage formats (norms and biases in activation dtype)."""
         p = self.precision
-        expert = sum(x.mlp.experts * x.mlp._expert(self.hidden)
-                     for x in self.layers if isinstance(x.mlp, MoE))
+        expert = sum(
+            x.mlp.experts * x.mlp._expert(self.hidden)
+            for x in self.layers
+            if isinstance(x.mlp, MoE)
+        )
         embed = self.embedding_params + self.lm_head_params
         rest = self.params_total - expert - embed
         return expert * p.experts.bytes + embed * p.embeddings.bytes + rest * p.weights.bytes
@@ -231,8 +244,14 @@ def _gqa(cfg: Config, **extra: Any) -> Attention:
     if heads % kv:
         raise ConfigError("num_key_value_heads", kv, f"does not divide {heads} heads")
     head_dim = _int(cfg, "head_dim", _int(cfg, "hidden_size") // heads)
-    return Attention(kind="mha" if kv == heads else "gqa", heads=heads, kv_heads=kv,
-                     head_dim=head_dim, v_head_dim=head_dim, **extra)
+    return Attention(
+        kind="mha" if kv == heads else "gqa",
+        heads=heads,
+        kv_heads=kv,
+        head_dim=head_dim,
+        v_head_dim=head_dim,
+        **extra,
+    )
 
 
 def _window(cfg: Config) -> int | None:
@@ -248,10 +267,13 @@ def _dense_mlp(cfg: Config, key: str = "intermediate_size") -> Dense:
 def _llama(cfg: Config) -> list[Layer]:
     """Llama 2/3.x, Mistral, Qwen2/2.5 (qkv bias), Qwen3 (per-head qk norm), MiMo."""
     family = cfg["model_type"]
-    attn = _gqa(cfg, window=_window(cfg),
-                qkv_bias=bool(cfg.get("attention_bias", family == "qwen2")),
-                o_bias=bool(cfg.get("attention_bias", False)) and family != "qwen2",
-                qk_norm="head" if family in ("qwen3", "qwen3_moe") else "none")
+    attn = _gqa(
+        cfg,
+        window=_window(cfg),
+        qkv_bias=bool(cfg.get("attention_bias", family == "qwen2")),
+        o_bias=bool(cfg.get("attention_bias", False)) and family != "qwen2",
+        qk_norm="head" if family in ("qwen3", "qwen3_moe") else "none",
+    )
     layers = []
     sparse_step = cfg.get("decoder_sparse_step", 1) or 1
     mlp_only = set(cfg.get("mlp_only_layers") or [])
@@ -260,9 +282,11 @@ def _llama(cfg: Config) -> list[Layer]:
         experts = cfg.get("num_local_experts") or cfg.get("num_experts")
         if experts and i not in mlp_only and (i + 1) % sparse_step == 0:
             inter = cfg.get("moe_intermediate_size") or _int(cfg, "intermediate_size")
-            mlp = MoE(experts=_int(cfg, "num_experts" if cfg.get("num_experts") else
-                                   "num_local_experts"),
-                      top_k=_int(cfg, "num_experts_per_tok"), intermediate=inter)
+            mlp = MoE(
+                experts=_int(cfg, "num_experts" if cfg.get("num_experts") else "num_local_experts"),
+                top_k=_int(cfg, "num_experts_per_tok"),
+                intermediate=inter,
+            )
         else:
             mlp = _dense_mlp(cfg)
         layers.append(Layer(attention=attn, mlp=mlp))
@@ -275,35 +299,61 @@ def _deepseek(cfg: Config) -> list[Layer]:
     nope, rope = _int(cfg, "qk_nope_head_dim"), _int(cfg, "qk_rope_head_dim")
     index = {}
     if cfg.get("index_n_heads"):
-        index = {"index_heads": _int(cfg, "index_n_heads"),
-                 "index_head_dim": _int(cfg, "index_head_dim"),
-                 "index_topk": _int(cfg, "index_topk")}
-    attn = Attention(kind="mla", heads=heads, kv_heads=heads, head_dim=nope + rope,
-                     v_head_dim=_int(cfg, "v_head_dim"), q_lora_rank=_opt_int(cfg, "q_lora_rank"),
-                     kv_lora_rank=_int(cfg, "kv_lora_rank"), rope_dim=rope, **index)
-    moe = MoE(experts=_int(cfg, "n_routed_experts"), top_k=_int(cfg, "num_experts_per_tok"),
-              intermediate=_int(cfg, "moe_intermediate_size"),
-              shared_experts=cfg.get("n_shared_experts") or 0,
-              shared_intermediate=_int(cfg, "moe_intermediate_size"),
-              router_bias=cfg.get("topk_method") == "noaux_tc")
+        index = {
+            "index_heads": _int(cfg, "index_n_heads"),
+            "index_head_dim": _int(cfg, "index_head_dim"),
+            "index_topk": _int(cfg, "index_topk"),
+        }
+    attn = Attention(
+        kind="mla",
+        heads=heads,
+        kv_heads=heads,
+        head_dim=nope + rope,
+        v_head_dim=_int(cfg, "v_head_dim"),
+        q_lora_rank=_opt_int(cfg, "q_lora_rank"),
+        kv_lora_rank=_int(cfg, "kv_lora_rank"),
+        rope_dim=rope,
+        **index,
+    )
+    moe = MoE(
+        experts=_int(cfg, "n_routed_experts"),
+        top_k=_int(cfg, "num_experts_per_tok"),
+        intermediate=_int(cfg, "moe_intermediate_size"),
+        shared_experts=cfg.get("n_shared_experts") or 0,
+        shared_intermediate=_int(cfg, "moe_intermediate_size"),
+        router_bias=cfg.get("topk_method") == "noaux_tc",
+    )
     dense = _dense_mlp(cfg)
     first_dense = cfg.get("first_k_dense_replace", 0) or 0
     freq = cfg.get("moe_layer_freq", 1) or 1
-    return [Layer(attention=attn, mlp=moe if i >= first_dense and i % freq == 0 else dense)
-            for i in range(_int(cfg, "num_hidden_layers"))]
+    return [
+        Layer(attention=attn, mlp=moe if i >= first_dense and i % freq == 0 else dense)
+        for i in range(_int(cfg, "num_hidden_layers"))
+    ]
 
 
 def _gpt_oss(cfg: Config) -> list[Layer]:
     """gpt-oss: GQA with attention sinks and biases, alternating sliding/full, biased experts."""
     window = _int(cfg, "sliding_window")
     kinds = cfg.get("layer_types") or ["sliding_attention", "full_attention"] * (
-        _int(cfg, "num_hidden_layers") // 2)
-    moe = MoE(experts=_int(cfg, "num_local_experts"), top_k=_int(cfg, "num_experts_per_tok"),
-              intermediate=_int(cfg, "intermediate_size"), router_bias=True, expert_bias=True)
+        _int(cfg, "num_hidden_layers") // 2
+    )
+    moe = MoE(
+        experts=_int(cfg, "num_local_experts"),
+        top_k=_int(cfg, "num_experts_per_tok"),
+        intermediate=_int(cfg, "intermediate_size"),
+        router_bias=True,
+        expert_bias=True,
+    )
     layers = []
     for kind in kinds[: _int(cfg, "num_hidden_layers")]:
-        attn = _gqa(cfg, qkv_bias=True, o_bias=True, sinks=True,
-                    window=window if kind == "sliding_attention" else None)
+        attn = _gqa(
+            cfg,
+            qkv_bias=True,
+            o_bias=True,
+            sinks=True,
+            window=window if kind == "sliding_attention" else None,
+        )
         layers.append(Layer(attention=attn, mlp=moe))
     return layers
 
@@ -312,25 +362,44 @@ def _minimax_m2(cfg: Config) -> list[Layer]:
     """MiniMax-M2/M2.5: GQA with layer-wide qk norm, 256 routed experts, no shared expert."""
     attn = _gqa(cfg, qk_norm="layer" if cfg.get("use_qk_norm") else "none")
     shared = cfg.get("shared_intermediate_size") or 0
-    moe = MoE(experts=_int(cfg, "num_local_experts"), top_k=_int(cfg, "num_experts_per_tok"),
-              intermediate=_int(cfg, "intermediate_size"), shared_experts=1 if shared else 0,
-              shared_intermediate=shared, router_bias=bool(cfg.get("use_routing_bias")))
+    moe = MoE(
+        experts=_int(cfg, "num_local_experts"),
+        top_k=_int(cfg, "num_experts_per_tok"),
+        intermediate=_int(cfg, "intermediate_size"),
+        shared_experts=1 if shared else 0,
+        shared_intermediate=shared,
+        router_bias=bool(cfg.get("use_routing_bias")),
+    )
     return [Layer(attention=attn, mlp=moe) for _ in range(_int(cfg, "num_hidden_layers"))]
 
 
 def _gpt2(cfg: Config) -> list[Layer]:
     """GPT-2: learned positions, LayerNorm, biased MHA and a 4x GELU MLP."""
     hidden, heads = _int(cfg, "n_embd"), _int(cfg, "n_head")
-    attn = Attention(kind="mha", heads=heads, kv_heads=heads, head_dim=hidden // heads,
-                     v_head_dim=hidden // heads, qkv_bias=True, o_bias=True)
+    attn = Attention(
+        kind="mha",
+        heads=heads,
+        kv_heads=heads,
+        head_dim=hidden // heads,
+        v_head_dim=hidden // heads,
+        qkv_bias=True,
+        o_bias=True,
+    )
     mlp = Dense(intermediate=cfg.get("n_inner") or 4 * hidden, gated=False, bias=True)
     return [Layer(attention=attn, mlp=mlp) for _ in range(_int(cfg, "n_layer"))]
 
 
 FAMILIES: dict[str, Callable[[Config], list[Layer]]] = {
-    "llama": _llama, "mistral": _llama, "mixtral": _llama, "qwen2": _llama, "qwen3": _llama,
-    "qwen3_moe": _llama, "mimo": _llama,
-    "deepseek_v3": _deepseek, "deepseek_v32": _deepseek, "kimi_k2": _deepseek,
+    "llama": _llama,
+    "mistral": _llama,
+    "mixtral": _llama,
+    "qwen2": _llama,
+    "qwen3": _llama,
+    "qwen3_moe": _llama,
+    "mimo": _llama,
+    "deepseek_v3": _deepseek,
+    "deepseek_v32": _deepseek,
+    "kimi_k2": _deepseek,
     "glm_moe_dsa": _deepseek,
     "gpt_oss": _gpt_oss,
     "minimax_m2": _minimax_m2,
@@ -343,10 +412,14 @@ WRAPPERS: frozenset[str] = frozenset({"kimi_k25"})
 def _precision(cfg: Config, quant: Config | None) -> Precision:
     """Storage formats from the config's quantization block or a modelopt hf_quant_config."""
     q = cfg.get("quantization_config") or {}
-    algo = str((quant or {}).get("quantization", {}).get("quant_algo") or q.get("quant_algo")
-               or "").upper()
-    kv_algo = str((quant or {}).get("quantization", {}).get("kv_cache_quant_algo")
-                  or q.get("kv_cache_quant_algo") or "").upper()
+    algo = str(
+        (quant or {}).get("quantization", {}).get("quant_algo") or q.get("quant_algo") or ""
+    ).upper()
+    kv_algo = str(
+        (quant or {}).get("quantization", {}).get("kv_cache_quant_algo")
+        or q.get("kv_cache_quant_algo")
+        or ""
+    ).upper()
     method = str(q.get("quant_method") or "").lower()
     weights = experts = DType.bf16
     if algo == "NVFP4":
@@ -357,16 +430,18 @@ def _precision(cfg: Config, quant: Config | None) -> Precision:
         experts = DType.mxfp4  # attention, router, embeddings stay bf16 (modules_to_not_convert)
     elif method == "compressed-tensors":
         groups = q.get("config_groups") or {}
-        bits = {g.get("weights", {}).get("num_bits") for g in groups.values()
-                if isinstance(g, dict)}
+        bits = {
+            g.get("weights", {}).get("num_bits") for g in groups.values() if isinstance(g, dict)
+        }
         if 4 in bits:
             experts = DType.int4
     kv = DType.fp8_e4m3 if kv_algo == "FP8" else DType.bf16
     return Precision(weights=weights, experts=experts, kv=kv)
 
 
-def from_config(cfg: Config, name: str, quant: Config | None = None,
-                hf_id: str | None = None) -> LLM:
+def from_config(
+    cfg: Config, name: str, quant: Config | None = None, hf_id: str | None = None
+) -> LLM:
     """Build an LLM from a parsed config.json; raises ConfigError for what it cannot model."""
     family = cfg.get("model_type")
     if family in WRAPPERS:
@@ -374,18 +449,25 @@ def from_config(cfg: Config, name: str, quant: Config | None = None,
         if not isinstance(inner, dict):
             raise ConfigError("text_config", None, f"{family} needs a text_config")
         merged = from_config(inner, name, quant, hf_id)
-        return merged.model_copy(update={"precision": _precision(inner, quant)
-                                         if inner.get("quantization_config") else
-                                         _precision(cfg, quant)})
+        return merged.model_copy(
+            update={
+                "precision": _precision(inner, quant)
+                if inner.get("quantization_config")
+                else _precision(cfg, quant)
+            }
+        )
     parser = FAMILIES.get(str(family))
     if parser is None:
         arch = (cfg.get("architectures") or ["?"])[0]
-        raise ConfigError("model_type", family,
-                          f"architecture {arch} is not modeled yet "
-                          f"(modeled: {', '.join(sorted(FAMILIES))})")
+        raise ConfigError(
+            "model_type",
+            family,
+            f"architecture {arch} is not modeled yet (modeled: {', '.join(sorted(FAMILIES))})",
+        )
     gpt2 = family == "gpt2"
     return LLM(
-        name=name, family=str(family),
+        name=name,
+        family=str(family),
         hidden=_int(cfg, "n_embd" if gpt2 else "hidden_size"),
         vocab=_int(cfg, "vocab_size"),
         layers=tuple(parser(cfg)),

@@ -21,12 +21,21 @@ _CONFIGS = resources.files("tigris.workload") / "configs"
 
 # short name -> (packaged config file, canonical Hugging Face id, other ids)
 MODELS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "llama-3.1-8b": ("meta-llama--Meta-Llama-3.1-8B", "meta-llama/Llama-3.1-8B",
-                     ("meta-llama/Meta-Llama-3.1-8B",)),
-    "llama-3.1-70b": ("meta-llama--Meta-Llama-3.1-70B", "meta-llama/Llama-3.1-70B",
-                      ("meta-llama/Meta-Llama-3.1-70B",)),
-    "llama-3.1-405b": ("meta-llama--Meta-Llama-3.1-405B", "meta-llama/Llama-3.1-405B",
-                       ("meta-llama/Meta-Llama-3.1-405B",)),
+    "llama-3.1-8b": (
+        "meta-llama--Meta-Llama-3.1-8B",
+        "meta-llama/Llama-3.1-8B",
+        ("meta-llama/Meta-Llama-3.1-8B",),
+    ),
+    "llama-3.1-70b": (
+        "meta-llama--Meta-Llama-3.1-70B",
+        "meta-llama/Llama-3.1-70B",
+        ("meta-llama/Meta-Llama-3.1-70B",),
+    ),
+    "llama-3.1-405b": (
+        "meta-llama--Meta-Llama-3.1-405B",
+        "meta-llama/Llama-3.1-405B",
+        ("meta-llama/Meta-Llama-3.1-405B",),
+    ),
     "llama-2-70b": ("meta-llama--Llama-2-70b-hf", "meta-llama/Llama-2-70b-hf", ()),
     "mixtral-8x7b": ("mistralai--Mixtral-8x7B-v0.1", "mistralai/Mixtral-8x7B-v0.1", ()),
     "mixtral-8x22b": ("mistralai--Mixtral-8x22B-v0.1", "mistralai/Mixtral-8x22B-v0.1", ()),
@@ -46,8 +55,12 @@ MODELS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 }
 
 # checkpoint suffix -> formats it sets (weights, experts; KV stays as the config says)
-_PRECISION_SUFFIX: dict[str, DType] = {"-fp8": DType.fp8_e4m3, "-nvfp4": DType.nvfp4,
-                                       "-fp4": DType.nvfp4, "-mxfp4": DType.mxfp4}
+_PRECISION_SUFFIX: dict[str, DType] = {
+    "-fp8": DType.fp8_e4m3,
+    "-nvfp4": DType.nvfp4,
+    "-fp4": DType.nvfp4,
+    "-mxfp4": DType.mxfp4,
+}
 _PLAIN_SUFFIX = ("-instruct", "-hf", "-base", "-chat", "-it", "-v0.1", "-dynamic")
 
 

@@ -60,11 +60,6 @@ class Gemm:
     def out_bytes(self) -> float:
         return self.m * self.n * self.out.bytes
 
-    @property
-    def compute_dtype(self) -> DType:
-        """Weight-only quantised GEMMs (int4, mxfp4 on engines without fp4) run at A's rate."""
-        return self.a if self.a.bits >= self.b.bits else self.b
-
 
 def causal_pairs(q: int, past: int, window: int | None) -> int:
     """(query, key) pairs when `q` new tokens follow `past` cached ones, causally.
@@ -106,8 +101,11 @@ class Attention:
     def pairs(self) -> int:
         total = 0
         for q, past in zip(self.q_lens, self.past_lens, strict=True):
-            limit = min(x for x in (self.window, self.keys_limit) if x) if (
-                self.window or self.keys_limit) else None
+            limit = (
+                min(x for x in (self.window, self.keys_limit) if x)
+                if (self.window or self.keys_limit)
+                else None
+            )
             total += causal_pairs(q, past, limit)
         return total
 
@@ -120,8 +118,10 @@ class Attention:
     def kv_tokens(self) -> int:
         """Cached tokens read per head group: each sequence's keys, capped by the window."""
         cap = self.window
-        return sum(min(q + p, cap) if cap else q + p
-                   for q, p in zip(self.q_lens, self.past_lens, strict=True))
+        return sum(
+            min(q + p, cap) if cap else q + p
+            for q, p in zip(self.q_lens, self.past_lens, strict=True)
+        )
 
     @property
     def q_bytes(self) -> float:
@@ -176,5 +176,10 @@ class Footprint:
 
     @property
     def total_B(self) -> float:
-        return (self.weights_B + self.kv_cache_B + self.activations_B + self.optimizer_B
-                + self.gradients_B)
+        return (
+            self.weights_B
+            + self.kv_cache_B
+            + self.activations_B
+            + self.optimizer_B
+            + self.gradients_B
+        )

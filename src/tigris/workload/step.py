@@ -82,9 +82,17 @@ def balanced_rows(tokens: int, top_k: int, experts: int) -> tuple[int, ...]:
 def _norm(llm: LLM, name: str, tokens: int, act: DType) -> Vector:
     h = llm.hidden
     per = 2 if llm.norm == "layer" else 1
-    return Vector(name, f"{llm.norm}norm", tokens * h, 4.0, tokens * h * act.bytes + per * h * act.bytes,
-                  tokens * h * act.bytes, weight_bytes=per * h * act.bytes,
-                  special_per_element=1.0 / h)
+    scale = per * h * act.bytes
+    return Vector(
+        name,
+        f"{llm.norm}norm",
+        tokens * h,
+        4.0,
+        tokens * h * act.bytes + scale,
+        tokens * h * act.bytes,
+        weight_bytes=scale,
+        special_per_element=1.0 / h,
+    )
 
 
 def _layer_ops(llm: LLM, layer: Layer, seqs: list[tuple[int, int]]) -> list[Op]:
@@ -110,34 +118,89 @@ def _layer_ops(llm: LLM, layer: Layer, seqs: list[tuple[int, int]]) -> list[Op]:
             ops.append(Gemm("index_q", t, a.index_heads * a.index_head_dim, q_in, act, w, act))
             ops.append(Gemm("index_k", t, a.index_head_dim, h, act, w, act))
             ops.append(Gemm("index_w", t, a.index_heads, h, act, w, act))
-            ops.append(Attention("indexer", q_lens, past, a.index_heads, 1, a.index_head_dim, 0,
-                                 act, kvd))
+            ops.append(
+                Attention("indexer", q_lens, past, a.index_heads, 1, a.index_head_dim, 0, act, kvd)
+            )
         decode_like = all(q == 1 for q in q_lens)
         if decode_like:  # absorbed: q_nope -> latent per head, attend the shared latent
             ops.append(Gemm("q_absorb", t * a.heads, a.kv_lora_rank, nope, act, w, act))
-            ops.append(Attention("attention", q_lens, past, a.heads, 1,
-                                 a.kv_lora_rank + a.rope_dim, a.kv_lora_rank, act, kvd,
-                                 keys_limit=a.index_topk))
+            ops.append(
+                Attention(
+                    "attention",
+                    q_lens,
+                    past,
+                    a.heads,
+                    1,
+                    a.kv_lora_rank + a.rope_dim,
+                    a.kv_lora_rank,
+                    act,
+                    kvd,
+                    keys_limit=a.index_topk,
+                )
+            )
             ops.append(Gemm("v_absorb", t * a.heads, a.v_head_dim, a.kv_lora_rank, act, w, act))
         else:  # expand the latent of every cached and new token, attend per head
             kv_tokens = sum(q + pp for q, pp in seqs)
-            ops.append(Gemm("kv_b", kv_tokens, a.heads * (nope + a.v_head_dim), a.kv_lora_rank,
-                            kvd, w, act))
-            ops.append(Attention("attention", q_lens, past, a.heads, a.heads, a.head_dim,
-                                 a.v_head_dim, act, act, keys_limit=a.index_topk))
+            ops.append(
+                Gemm(
+                    "kv_b", kv_tokens, a.heads * (nope + a.v_head_dim), a.kv_lora_rank, kvd, w, act
+                )
+            )
+            ops.append(
+                Attention(
+                    "attention",
+                    q_lens,
+                    past,
+                    a.heads,
+                    a.heads,
+                    a.head_dim,
+                    a.v_head_dim,
+                    act,
+                    act,
+                    keys_limit=a.index_topk,
+                )
+            )
     else:
         qkv_n = (a.heads + a.kv_heads) * a.head_dim + a.kv_heads * a.v_head_dim
         ops.append(Gemm("qkv", t, qkv_n, h, act, w, act))
         if a.qk_norm != "none":
-            ops.append(Vector("qk_norm", "rmsnorm", t * (a.heads + a.kv_heads) * a.head_dim, 4.0,
-                              t * (a.heads + a.kv_heads) * a.head_dim * act.bytes,
-                              t * (a.heads + a.kv_heads) * a.head_dim * act.bytes))
+            ops.append(
+                Vector(
+                    "qk_norm",
+                    "rmsnorm",
+                    t * (a.heads + a.kv_heads) * a.head_dim,
+                    4.0,
+                    t * (a.heads + a.kv_heads) * a.head_dim * act.bytes,
+                    t * (a.heads + a.kv_heads) * a.head_dim * act.bytes,
+                )
+            )
         if llm.positions == "rope":
             elems = t * (a.heads + a.kv_heads) * a.head_dim
-            ops.append(Vector("rope", "rope", elems, 3.0, elems * act.bytes, elems * act.bytes,
-                              special_per_element=0.0))
-        ops.append(Attention("attention", q_lens, past, a.heads, a.kv_heads, a.head_dim,
-                             a.v_head_dim, act, kvd, window=a.window))
+            ops.append(
+                Vector(
+                    "rope",
+                    "rope",
+                    elems,
+                    3.0,
+                    elems * act.bytes,
+                    elems * act.bytes,
+                    special_per_element=0.0,
+                )
+            )
+        ops.append(
+            Attention(
+                "attention",
+                q_lens,
+                past,
+                a.heads,
+                a.kv_heads,
+                a.head_dim,
+                a.v_head_dim,
+                act,
+                kvd,
+                window=a.window,
+            )
+        )
     ops.append(Gemm("o", t, h, a.heads * a.v_head_dim, act, w, act))
     ops.append(Vector("residual", "add", t * h, 1.0, 2 * t * h * act.bytes, t * h * act.bytes))
     ops.append(_norm(llm, "mlp_norm", t, act))
@@ -146,27 +209,60 @@ def _layer_ops(llm: LLM, layer: Layer, seqs: list[tuple[int, int]]) -> list[Op]:
     return ops
 
 
-def _ffn(name: str, t: int, h: int, inter: int, gated: bool, act: DType, w: DType,
-         rows: tuple[int, ...] = ()) -> list[Op]:
+def _ffn(
+    name: str,
+    t: int,
+    h: int,
+    inter: int,
+    gated: bool,
+    act: DType,
+    w: DType,
+    rows: tuple[int, ...] = (),
+) -> list[Op]:
     up = 2 * inter if gated else inter
     m = sum(rows) if rows else t
     glu = "swiglu" if gated else "gelu"
-    return [Gemm(f"{name}_up", m, up, h, act, w, act, rows=rows),
-            Vector(f"{name}_act", glu, m * inter, 4.0 if gated else 8.0, m * up * act.bytes,
-                   m * inter * act.bytes, special_per_element=1.0),
-            Gemm(f"{name}_down", m, h, inter, act, w, act, rows=rows)]
+    return [
+        Gemm(f"{name}_up", m, up, h, act, w, act, rows=rows),
+        Vector(
+            f"{name}_act",
+            glu,
+            m * inter,
+            4.0 if gated else 8.0,
+            m * up * act.bytes,
+            m * inter * act.bytes,
+            special_per_element=1.0,
+        ),
+        Gemm(f"{name}_down", m, h, inter, act, w, act, rows=rows),
+    ]
 
 
 def _mlp_ops(llm: LLM, mlp: Dense | MoE, t: int) -> list[Op]:
     p, h = llm.precision, llm.hidden
     if isinstance(mlp, Dense):
         return _ffn("mlp", t, h, mlp.intermediate, mlp.gated, p.activations, p.weights)
-    ops: list[Op] = [Gemm("router", t, mlp.experts, h, p.activations, p.weights, DType.fp32),
-                     Vector("router_topk", "topk", t * mlp.experts, 2.0,
-                            t * mlp.experts * 4, t * mlp.top_k * 8, special_per_element=1.0)]
+    ops: list[Op] = [
+        Gemm("router", t, mlp.experts, h, p.activations, p.weights, DType.fp32),
+        Vector(
+            "router_topk",
+            "topk",
+            t * mlp.experts,
+            2.0,
+            t * mlp.experts * 4,
+            t * mlp.top_k * 8,
+            special_per_element=1.0,
+        ),
+    ]
     if mlp.shared_experts:
-        ops += _ffn("shared_expert", t, h, mlp.shared_experts * mlp.shared_intermediate, True,
-                    p.activations, p.weights)
+        ops += _ffn(
+            "shared_expert",
+            t,
+            h,
+            mlp.shared_experts * mlp.shared_intermediate,
+            True,
+            p.activations,
+            p.weights,
+        )
     rows = balanced_rows(t, mlp.top_k, mlp.experts)
     ops += _ffn("expert", t, h, mlp.intermediate, True, p.activations, p.experts, rows=rows)
     return ops
@@ -188,8 +284,17 @@ def forward_ops(llm: LLM, seqs: list[tuple[int, int]], logits_for_all: bool) -> 
     p = llm.precision
     t = sum(q for q, _ in seqs)
     h = llm.hidden
-    ops: list[Op] = [Vector("embedding", "gather", t * h, 0.0, t * h * p.embeddings.bytes,
-                            t * h * p.activations.bytes, weight_bytes=t * h * p.embeddings.bytes)]
+    ops: list[Op] = [
+        Vector(
+            "embedding",
+            "gather",
+            t * h,
+            0.0,
+            t * h * p.embeddings.bytes,
+            t * h * p.activations.bytes,
+            weight_bytes=t * h * p.embeddings.bytes,
+        )
+    ]
     for layer in llm.layers:
         ops += _layer_ops(llm, layer, seqs)
     ops.append(_norm(llm, "final_norm", t, p.activations))
@@ -200,17 +305,46 @@ def forward_ops(llm: LLM, seqs: list[tuple[int, int]], logits_for_all: bool) -> 
 
 def _backward(op: Op) -> list[Op]:
     if isinstance(op, Gemm):
-        dgrad = Gemm(f"{op.name}.dgrad", op.m, op.k, op.n, op.out, op.b, op.a, op.count,
-                     op.rows, op.b_is_weight, "gemm_bwd")
+        dgrad = Gemm(
+            f"{op.name}.dgrad",
+            op.m,
+            op.k,
+            op.n,
+            op.out,
+            op.b,
+            op.a,
+            op.count,
+            op.rows,
+            op.b_is_weight,
+            "gemm_bwd",
+        )
         # dW = A^T dC. For grouped (expert) GEMMs this is one GEMM over the summed rows: FLOPs
         # and inputs are exact, the output counts one expert's gradient, not each one's.
-        wgrad = Gemm(f"{op.name}.wgrad", op.k, op.n, op.m, op.a, op.out, DType.fp32, op.count,
-                     (), False, "gemm_bwd")
+        wgrad = Gemm(
+            f"{op.name}.wgrad",
+            op.k,
+            op.n,
+            op.m,
+            op.a,
+            op.out,
+            DType.fp32,
+            op.count,
+            (),
+            False,
+            "gemm_bwd",
+        )
         return [dgrad, wgrad] if op.b_is_weight else [dgrad]
     if isinstance(op, Attention):
         return [replace(op, name=f"{op.name}.bwd", cls="attention_bwd")]
-    return [replace(op, name=f"{op.name}.bwd", read_bytes=2 * op.read_bytes,
-                    flops_per_element=2 * op.flops_per_element, cls="vector_bwd")]
+    return [
+        replace(
+            op,
+            name=f"{op.name}.bwd",
+            read_bytes=2 * op.read_bytes,
+            flops_per_element=2 * op.flops_per_element,
+            cls="vector_bwd",
+        )
+    ]
 
 
 def ops(llm: LLM, step: Step) -> list[Op]:
@@ -225,9 +359,18 @@ def ops(llm: LLM, step: Step) -> list[Op]:
     for op in reversed(fwd):
         out += _backward(op)
     params = llm.params_total
-    out.append(Vector("adam", "adam", params, 12.0, params * (4 + 4 + 4 + 4),
-                      params * (4 + 4 + 4 + llm.precision.weights.bytes),
-                      weight_bytes=params * 12, special_per_element=1.0))
+    out.append(
+        Vector(
+            "adam",
+            "adam",
+            params,
+            12.0,
+            params * (4 + 4 + 4 + 4),
+            params * (4 + 4 + 4 + llm.precision.weights.bytes),
+            weight_bytes=params * 12,
+            special_per_element=1.0,
+        )
+    )
     return out
 
 
@@ -263,9 +406,14 @@ def footprint(llm: LLM, step: Step) -> Footprint:
             layer_in = t * llm.hidden * llm.precision.activations.bytes
             saved = layer_in * llm.num_layers + saved / llm.num_layers
         params = llm.params_total
-        return Footprint(llm.weight_bytes(), 0.0, saved, optimizer_B=params * 12.0,
-                         gradients_B=params * 4.0,
-                         notes=("Adam with fp32 master weights and moments",))
+        return Footprint(
+            llm.weight_bytes(),
+            0.0,
+            saved,
+            optimizer_B=params * 12.0,
+            gradients_B=params * 4.0,
+            notes=("Adam with fp32 master weights and moments",),
+        )
     peak = max(_live_bytes(op) for op in step_ops)
     return Footprint(llm.weight_bytes(), kv, peak)
 
