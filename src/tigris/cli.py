@@ -226,21 +226,13 @@ def _show_model(console: Console, m: LLM) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user mistakes become one line on stderr and exit code 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="tigris")
     except SpecError as exc:
         sys.stderr.write(f"tigris: error: {exc}\n")
         raise SystemExit(2) from None
-    except typer.Exit as exc:
-        raise SystemExit(exc.exit_code) from None
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            raise SystemExit(exc.exit_code) from None
-        if isinstance(exc, click.exceptions.Abort):
-            raise SystemExit(130) from None
-        raise
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            raise
 
 
 if __name__ == "__main__":
