@@ -133,20 +133,40 @@ def test_kv_bytes_per_token_closed_forms():
     assert ds.kv_bytes_per_token() == 61 * (512 + 64) * 2
 
 
-QWEN25_7B = {"model_type": "qwen2", "hidden_size": 3584, "intermediate_size": 18944,
-             "num_hidden_layers": 28, "num_attention_heads": 28, "num_key_value_heads": 4,
-             "vocab_size": 152064, "max_position_embeddings": 32768,
-             "tie_word_embeddings": False, "sliding_window": 131072, "use_sliding_window": False}
-MISTRAL_7B = {"model_type": "mistral", "hidden_size": 4096, "intermediate_size": 14336,
-              "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
-              "vocab_size": 32000, "max_position_embeddings": 32768, "sliding_window": 4096,
-              "tie_word_embeddings": False}
+QWEN25_7B = {
+    "model_type": "qwen2",
+    "hidden_size": 3584,
+    "intermediate_size": 18944,
+    "num_hidden_layers": 28,
+    "num_attention_heads": 28,
+    "num_key_value_heads": 4,
+    "vocab_size": 152064,
+    "max_position_embeddings": 32768,
+    "tie_word_embeddings": False,
+    "sliding_window": 131072,
+    "use_sliding_window": False,
+}
+MISTRAL_7B = {
+    "model_type": "mistral",
+    "hidden_size": 4096,
+    "intermediate_size": 14336,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 8,
+    "vocab_size": 32000,
+    "max_position_embeddings": 32768,
+    "sliding_window": 4096,
+    "tie_word_embeddings": False,
+}
 
 
-@pytest.mark.parametrize(("cfg", "published", "window"), [
-    (QWEN25_7B, 7.61e9, None),   # Qwen2.5-7B model card: 7.61B, qkv projections carry biases
-    (MISTRAL_7B, 7.24e9, 4096),  # Mistral-7B-v0.1: 7.24B, 4,096-token sliding window
-])
+@pytest.mark.parametrize(
+    ("cfg", "published", "window"),
+    [
+        (QWEN25_7B, 7.61e9, None),  # Qwen2.5-7B model card: 7.61B, qkv projections carry biases
+        (MISTRAL_7B, 7.24e9, 4096),  # Mistral-7B-v0.1: 7.24B, 4,096-token sliding window
+    ],
+)
 def test_qwen25_and_mistral_configs(tmp_path, cfg, published, window):
     import json
 

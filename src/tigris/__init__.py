@@ -11,7 +11,22 @@ from tigris.workload.models import model, models
 from tigris.workload.step import Decode, Mixed, Prefill, Training, footprint, ops
 
 __all__ = [
-    "LLM", "Chip", "DType", "Decode", "Mixed", "Prefill", "SpecError", "System", "Training",
-    "chip", "chips", "footprint", "load_chip", "load_config", "load_system", "model", "models",
+    "LLM",
+    "Chip",
+    "DType",
+    "Decode",
+    "Mixed",
+    "Prefill",
+    "SpecError",
+    "System",
+    "Training",
+    "chip",
+    "chips",
+    "footprint",
+    "load_chip",
+    "load_config",
+    "load_system",
+    "model",
+    "models",
     "ops",
 ]
