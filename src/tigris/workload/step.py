@@ -103,6 +103,29 @@ def _layer_ops(llm: LLM, layer: Layer, seqs: list[tuple[int, int]]) -> list[Op]:
     q_lens = tuple(q for q, _ in seqs)
     past = tuple(pp for _, pp in seqs)
     ops: list[Op] = [_norm(llm, "attn_norm", t, act)]
+
+    def attend(
+        kv_heads: int,
+        qk: int,
+        v: int,
+        kv: DType,
+        limit: int | None = None,
+        window: int | None = None,
+    ) -> Attention:
+        return Attention(
+            "attention",
+            q_lens,
+            past,
+            a.heads,
+            kv_heads,
+            qk,
+            v,
+            act,
+            kv,
+            window=window,
+            keys_limit=limit,
+        )
+
     if a.kind == "mla":
         assert a.kv_lora_rank is not None and a.rope_dim is not None
         nope = a.head_dim - a.rope_dim
@@ -124,20 +147,7 @@ def _layer_ops(llm: LLM, layer: Layer, seqs: list[tuple[int, int]]) -> list[Op]:
         decode_like = all(q == 1 for q in q_lens)
         if decode_like:  # absorbed: q_nope -> latent per head, attend the shared latent
             ops.append(Gemm("q_absorb", t * a.heads, a.kv_lora_rank, nope, act, w, act))
-            ops.append(
-                Attention(
-                    "attention",
-                    q_lens,
-                    past,
-                    a.heads,
-                    1,
-                    a.kv_lora_rank + a.rope_dim,
-                    a.kv_lora_rank,
-                    act,
-                    kvd,
-                    keys_limit=a.index_topk,
-                )
-            )
+            ops.append(attend(1, a.kv_lora_rank + a.rope_dim, a.kv_lora_rank, kvd, a.index_topk))
             ops.append(Gemm("v_absorb", t * a.heads, a.v_head_dim, a.kv_lora_rank, act, w, act))
         else:  # expand the latent of every cached and new token, attend per head
             kv_tokens = sum(q + pp for q, pp in seqs)
@@ -146,20 +156,7 @@ def _layer_ops(llm: LLM, layer: Layer, seqs: list[tuple[int, int]]) -> list[Op]:
                     "kv_b", kv_tokens, a.heads * (nope + a.v_head_dim), a.kv_lora_rank, kvd, w, act
                 )
             )
-            ops.append(
-                Attention(
-                    "attention",
-                    q_lens,
-                    past,
-                    a.heads,
-                    a.heads,
-                    a.head_dim,
-                    a.v_head_dim,
-                    act,
-                    act,
-                    keys_limit=a.index_topk,
-                )
-            )
+            ops.append(attend(a.heads, a.head_dim, a.v_head_dim, act, a.index_topk))
     else:
         qkv_n = (a.heads + a.kv_heads) * a.head_dim + a.kv_heads * a.v_head_dim
         ops.append(Gemm("qkv", t, qkv_n, h, act, w, act))
@@ -187,20 +184,7 @@ def _layer_ops(llm: LLM, layer: Layer, seqs: list[tuple[int, int]]) -> list[Op]:
                     special_per_element=0.0,
                 )
             )
-        ops.append(
-            Attention(
-                "attention",
-                q_lens,
-                past,
-                a.heads,
-                a.kv_heads,
-                a.head_dim,
-                a.v_head_dim,
-                act,
-                kvd,
-                window=a.window,
-            )
-        )
+        ops.append(attend(a.kv_heads, a.head_dim, a.v_head_dim, kvd, window=a.window))
     ops.append(Gemm("o", t, h, a.heads * a.v_head_dim, act, w, act))
     ops.append(Vector("residual", "add", t * h, 1.0, 2 * t * h * act.bytes, t * h * act.bytes))
     ops.append(_norm(llm, "mlp_norm", t, act))
