@@ -279,8 +279,8 @@ def forward_ops(llm: LLM, seqs: list[tuple[int, int]], logits_for_all: bool) -> 
             weight_bytes=t * h * p.embeddings.bytes,
         )
     ]
-    for layer in llm.layers:
-        ops += _layer_ops(llm, layer, seqs)
+    for layer, repeats in Counter(llm.layers).items():  # identical layers: build once
+        ops += [replace(op, count=op.count * repeats) for op in _layer_ops(llm, layer, seqs)]
     ops.append(_norm(llm, "final_norm", t, p.activations))
     rows = t if logits_for_all else len(seqs)
     ops.append(Gemm("lm_head", rows, llm.vocab, h, p.activations, p.embeddings, DType.fp32))
