@@ -151,3 +151,9 @@ def test_names_and_aliases_resolve_case_insensitively():
     assert catalog.chip("H100").name == "h100-sxm"
     assert catalog.chip("Trillium").name == "tpu-v6e"
     assert catalog.chip("MI300X").name == "mi300x"
+
+
+@pytest.mark.parametrize(("name", "fp32_tflops"), [("h100-sxm", 66.9), ("a100-sxm", 19.5)])
+def test_vector_fp32_peak_matches_the_datasheet(name, fp32_tflops):
+    """FP32 runs on the vector lanes (klockwood_h100, nv_a100 in hw-data.yaml)."""
+    assert catalog.chip(name).vector_flops("fp32") == pytest.approx(fp32_tflops * 1e12, rel=0.01)

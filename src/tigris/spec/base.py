@@ -125,12 +125,8 @@ def validate(model: type[M], data: Any, file: str, **extra: Any) -> M:
             value, message = None, "required field is missing"
         elif err["type"] == "extra_forbidden":
             message = "unknown field"
-        return _raise(file, _loc(loc), value, message)
+        raise SpecError(file, _loc(loc), _short(value), message) from None
 
 
 def _short(value: Any) -> Any:
     return value if isinstance(value, str | int | float | bool) or value is None else "<...>"
-
-
-def _raise(file: str, field: str, value: Any, message: str) -> Any:
-    raise SpecError(file, field, _short(value), message) from None

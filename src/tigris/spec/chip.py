@@ -239,16 +239,6 @@ class Chip(Spec):
         """The outermost level: where weights and KV cache live."""
         return self.memory[-1]
 
-    def level(self, name: str) -> MemoryLevel:
-        for lvl in self.memory:
-            if lvl.name == name:
-                return lvl
-        raise KeyError(name)
-
-    def capacity_B(self, level: MemoryLevel) -> float:
-        """Total capacity of a level across the chip."""
-        return level.capacity_B * (self.cores.count if level.scope == "core" else 1)
-
     def sources(self) -> list[str]:
         """Every source key or citation behind this chip's figures, in first-seen order."""
         out: list[str] = []
