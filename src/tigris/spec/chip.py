@@ -165,6 +165,9 @@ class Chip(Spec):
 
     name: str
     vendor: str
+    family: str | None = Field(
+        None, description="architecture family; calibration parameters are kept per family"
+    )
     kind: Literal["catalog", "proposal", "user"] = "user"
     full_name: str | None = None
     aliases: tuple[str, ...] = ()

@@ -160,8 +160,6 @@ class Vector:
         return self.elements * self.flops_per_element
 
 
-Op = Gemm | Attention | Vector
-
 
 @dataclass(frozen=True, slots=True)
 class Footprint:
@@ -183,3 +181,25 @@ class Footprint:
             + self.optimizer_B
             + self.gradients_B
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Collective:
+    """A collective over `group` chips: `bytes` is the buffer each chip holds (all-reduce),
+    the gathered result (all-gather), the input (reduce-scatter) or what one chip sends in
+    all (all-to-all, send/recv)."""
+
+    name: str
+    kind: str  # all_reduce | all_gather | reduce_scatter | all_to_all | send_recv
+    bytes: float
+    group: int
+    count: int = 1
+    cls: str = "collective"
+
+    @property
+    def flops(self) -> float:
+        return 0.0
+
+
+Op = Gemm | Attention | Vector | Collective
+COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all", "send_recv")

@@ -1,0 +1,141 @@
+"""Fused attention (flash-attention style) and its placement.
+
+Work is split into units of (sequence, KV head, block of query rows, KV split). The query
+heads sharing a KV head are packed into the rows of one unit (GQA; absorbed MLA is one KV
+head for all heads), so a decode step of G-way GQA is a G-row matrix product per KV head.
+Each unit streams its keys and values once through the cache; the KV cache itself is read
+from main memory once per KV head. Matrix work (Q K^T and P V, padded to the engine
+fragment) runs on the matrix engines, the softmax's exponentials on the special-function
+units; the `overlap` share of the shorter hides under the longer (FlashAttention-3 style
+ping-pong). Decode splits long KV ranges across cores (flash-decoding) when the units are
+fewer than the cores, at the price of writing and re-reading partial results.
+The mapping search tries query blocks of one and two engine fragments and KV splits at
+powers of two; the cheapest is kept.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+from tigris.cost import energy
+from tigris.cost.model import Cost, combine
+from tigris.cost.params import Calibration
+from tigris.mapping.resources import Resources
+from tigris.workload.ops import Attention, causal_pairs
+
+SOFTMAX_FLOPS = 5.0  # per score: scale, running max, subtract, sum, rescale
+PARTIAL_BYTES = 4  # fp32 partial outputs of a KV split
+
+
+def _rate(op: Attention, res: Resources) -> str:
+    rc = op.q.rate_class
+    if rc in res.macs_per_core_cycle:
+        return rc
+    for alt in ("bf16", "fp16"):
+        if alt in res.macs_per_core_cycle:
+            return alt
+    return max(res.macs_per_core_cycle, key=res.macs_per_core_cycle.__getitem__)
+
+
+def _limit(op: Attention) -> int | None:
+    caps = [x for x in (op.window, op.keys_limit) if x]
+    return min(caps) if caps else None
+
+
+def _pad(x: float, to: int) -> float:
+    return math.ceil(x / to) * to
+
+
+def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
+    rc = _rate(op, res)
+    group = max(1, op.heads // max(op.kv_heads, 1))
+    limit = _limit(op)
+    seqs = Counter(zip(op.q_lens, op.past_lens, strict=True))
+    fm = res.fragment[0]
+    macs_cycle = res.macs_per_core_cycle[rc]
+    special = res.special_per_s() / res.cores * cal.vector_efficiency
+    vec = res.vector_flops("fp32") / res.cores * cal.vector_efficiency
+    dims = op.qk_dim + op.v_dim
+    main, cache = res.main, res.cache
+    unique_B = op.q_bytes + op.kv_bytes + op.out_bytes
+    pairs_total = op.pairs * op.heads
+    peak = res.matrix_flops(rc)
+
+    best: Cost | None = None
+    for block in (fm, 2 * fm) if not res.systolic else (fm,):
+        for split in (1, 2, 4, 8, 16, 32, 64):
+            units = 0
+            busy_units = 0.0  # engine cycles summed over units
+            longest = 0.0
+            softmax_s = 0.0
+            stream_B = 0.0
+            for (q, past), n in seqs.items():
+                rows = q * group
+                blocks = math.ceil(rows / block)
+                keys_last = min(past + q, limit) if limit else past + q
+                if split > 1 and keys_last < split * 64:
+                    break
+                pairs = causal_pairs(q, past, limit) * group  # rows x keys of one KV head
+                per_block_keys = pairs / rows if rows else 0.0
+                pad_rows = min(block, _pad(rows, 16)) if res.systolic is False else block
+                cycles_block = pad_rows * _pad(per_block_keys / split, 16) * dims / macs_cycle
+                cycles_last = pad_rows * _pad(keys_last / split, 16) * dims / macs_cycle
+                u = n * op.kv_heads * blocks * split
+                units += u
+                busy_units += u * cycles_block
+                longest = max(longest, cycles_last)
+                softmax_s += n * op.kv_heads * pairs * (1.0 / special + SOFTMAX_FLOPS / vec)
+                stream_B += n * op.kv_heads * blocks * per_block_keys * dims * op.kv.bytes
+            else:
+                waves = math.ceil(units / res.cores)
+                mean = busy_units / max(units, 1)
+                busiest = max(waves * mean, longest)
+                matrix_s = busiest / (res.clock_Hz * cal.matrix_efficiency)
+                soft_s = softmax_s / max(units, 1) * waves
+                compute_s = combine(matrix_s, {}, cal.overlap, soft_s)
+                partial_B = (
+                    2.0 * sum(op.q_lens) * op.heads * op.v_dim * PARTIAL_BYTES * split
+                    if split > 1
+                    else 0.0
+                )
+                memory_s: dict[str, float] = {}
+                moved: dict[str, float] = {}
+                if cache is not None:
+                    c_B = stream_B + op.q_bytes + op.out_bytes + partial_B
+                    memory_s[cache.name] = c_B / (cache.bandwidth_Bps * cal.cache_efficiency)
+                    moved[cache.name] = c_B
+                    dram_B = unique_B
+                else:
+                    dram_B = stream_B + op.q_bytes + op.out_bytes + partial_B
+                memory_s[main.name] = dram_B / (main.bandwidth_Bps * cal.memory_efficiency)
+                moved[main.name] = dram_B
+                latency = waves * cal.unit_latency_s
+                overhead = cal.attention_overhead_s + (cal.kernel_overhead_s if split > 1 else 0)
+                time_s = overhead + combine(compute_s, memory_s, cal.overlap, latency)
+                if best is None or time_s < best.time_s:
+                    parts = {"compute": op.flops * energy.per_flop(rc)}
+                    if cache is not None:
+                        parts[cache.name] = moved[cache.name] * energy.per_byte(
+                            cache.kind, cache.energy_J_per_B
+                        )
+                    parts[main.name] = dram_B * energy.per_byte(main.kind, main.energy_J_per_B)
+                    best = Cost(
+                        time_s=time_s,
+                        compute_s=compute_s,
+                        memory_s=memory_s,
+                        bytes=moved,
+                        overhead_s=overhead,
+                        flops=op.flops,
+                        peak_flops=peak,
+                        energy=parts,
+                        floor_s=max(
+                            op.flops / peak if peak else 0.0,
+                            pairs_total / res.special_per_s(),
+                            unique_B / main.bandwidth_Bps,
+                        ),
+                        latency_s=latency,
+                        notes=(f"{units} units of {block} query rows, KV split {split}",),
+                    )
+    assert best is not None
+    return best

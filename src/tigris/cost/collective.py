@@ -1,0 +1,131 @@
+"""Collectives over a system's links: the algorithm is chosen per call, the cheapest wins.
+
+For p chips and a buffer of S bytes (see `Collective`), each algorithm has a number of
+sequential steps (each paying the link latency) and bytes each chip sends:
+- all-reduce: ring 2(p-1) steps, 2(p-1)/p S; tree 2 log2 p steps, 2 S (bandwidth-halving
+  double tree); on a switch also one-shot (1 step: read every peer's buffer, (p-1) S) and
+  two-shot (reduce-scatter + all-gather through the switch, 2 steps, 2(p-1)/p S).
+- all-gather, reduce-scatter: ring p-1 steps; switch 1 step; (p-1)/p S either way.
+- all-to-all: (p-1)/p S; one step on a switch; on a ring or torus the traffic crosses p/4
+  links on average (bisection), in p/2 steps.
+- send/recv: S, one step.
+A torus runs its ring algorithms along each dimension in turn (steps add, bytes shrink by
+each dimension's share). Groups larger than the scale-up domain go hierarchical: the
+domain part on scale-up links, the rest on the scale-out network.
+"""
+
+from __future__ import annotations
+
+import math
+
+from tigris.cost import energy
+from tigris.cost.model import Cost
+from tigris.cost.params import Calibration
+from tigris.spec.system import System
+from tigris.workload.ops import Collective
+
+SCALEOUT_DEFAULT_BPS = 50e9  # 400 Gb/s NIC per chip where the system names none (assumption)
+SCALEOUT_DEFAULT_LATENCY_S = 5e-6
+
+
+def _algorithms(kind: str, p: int, size: float, topology: str) -> dict[str, tuple[float, float]]:
+    """name -> (steps, bytes each chip sends) for p chips on one kind of fabric."""
+    if p <= 1:
+        return {"local": (0.0, 0.0)}
+    share = (p - 1) / p
+    switch = topology == "switch"
+    out: dict[str, tuple[float, float]] = {}
+    if kind == "all_reduce":
+        out["ring"] = (2 * (p - 1), 2 * share * size)
+        out["tree"] = (2 * math.ceil(math.log2(p)), 2 * size)
+        if switch:
+            out["one-shot"] = (1, (p - 1) * size)
+            out["two-shot"] = (2, 2 * share * size)
+    elif kind in ("all_gather", "reduce_scatter"):
+        out["ring"] = (p - 1, share * size)
+        if switch:
+            out["switch"] = (1, share * size)
+    elif kind == "all_to_all":
+        if switch:
+            out["switch"] = (1, share * size)
+        else:
+            out["ring"] = (p / 2, share * size * max(1.0, p / 4))
+    elif kind == "send_recv":
+        out["direct"] = (1, size)
+    else:
+        raise ValueError(f"unknown collective {kind!r}")
+    return out
+
+
+def _on_fabric(
+    kind: str, p: int, size: float, topology: str, bw: float, lat: float, cal: Calibration
+) -> tuple[float, float, str]:
+    """(seconds, bytes sent per chip, algorithm) of the cheapest algorithm."""
+    best = (math.inf, 0.0, "")
+    for name, (steps, sent) in _algorithms(kind, p, size, topology).items():
+        t = steps * lat + sent / (bw * cal.link_efficiency)
+        if t < best[0]:
+            best = (t, sent, name)
+    return best
+
+
+def _least(kind: str, p: int, size: float) -> float:
+    """Bytes a chip must at least receive: the others' share (all of it for send/recv)."""
+    return size if kind == "send_recv" else (p - 1) / p * size
+
+
+def collective_cost(op: Collective, system: System, cal: Calibration) -> Cost:
+    chip = system.chip
+    p = op.group
+    if p <= 1 or op.bytes <= 0:
+        return Cost(0.0, 0.0, {}, {}, 0.0, 0.0, 0.0, notes=("no peers",))
+    domain = system.scaleup.size
+    up = chip.scaleup
+    up_bw = up.bandwidth_Bps if up else 0.0
+    up_lat = (up.latency_s if up and up.latency_s else 0.0) or cal.link_latency_s
+    out_bw = system.scaleout.bandwidth_Bps or (
+        chip.scaleout.bandwidth_Bps if chip.scaleout else SCALEOUT_DEFAULT_BPS
+    )
+    out_lat = system.scaleout.latency_s or SCALEOUT_DEFAULT_LATENCY_S
+    topology = system.scaleup.topology
+    inner = min(p, domain) if up_bw > 0 else 1
+    outer = math.ceil(p / inner)
+    time_s, sent, notes = 0.0, 0.0, []
+    floor = 0.0
+    if inner > 1:
+        if topology.startswith("torus") and system.scaleup.dims:
+            size, t_in, s_in = op.bytes, 0.0, 0.0
+            for d in system.scaleup.dims:
+                if d > 1:
+                    t, s, _ = _on_fabric(op.kind, d, size, "ring", up_bw, up_lat, cal)
+                    t_in, s_in = t_in + t, s_in + s
+                    if op.kind in ("reduce_scatter",):
+                        size /= d
+            algo = "torus rings"
+        else:
+            t_in, s_in, algo = _on_fabric(op.kind, inner, op.bytes, topology, up_bw, up_lat, cal)
+        time_s += t_in
+        sent += s_in
+        floor += _least(op.kind, inner, op.bytes) / up_bw
+        notes.append(f"{algo} over {inner} chips ({topology})")
+    if outer > 1:
+        size = op.bytes / inner if op.kind in ("all_reduce", "reduce_scatter") else op.bytes
+        t_out, s_out, algo = _on_fabric(op.kind, outer, size, "ring", out_bw, out_lat, cal)
+        time_s += t_out
+        sent += s_out
+        floor += _least(op.kind, outer, size) / out_bw
+        notes.append(f"{algo} over {outer} scale-up domains")
+    overhead = cal.kernel_overhead_s
+    link_s = time_s
+    return Cost(
+        time_s=overhead + time_s,
+        compute_s=0.0,
+        memory_s={"link": link_s},
+        bytes={"link": sent},
+        overhead_s=overhead,
+        flops=0.0,
+        peak_flops=0.0,
+        energy={"link": sent * energy.per_byte("link", None)},
+        floor_s=floor,
+        notes=tuple(notes),
+    )

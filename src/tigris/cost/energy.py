@@ -1,0 +1,43 @@
+"""Energy per operation and per byte where a chip's spec gives none (estimates, with sources).
+
+- Arithmetic: ~0.65 pJ per 16-bit multiply-add on 7/5 nm GPU-class ALUs (esim estimates,
+  alu16 0.53-0.76 pJ, hw-data.yaml `components.esim_7_5nm_alu_estimates_pJ`), halved per
+  halving of the operand width, doubled for fp32.
+- Memory: Dally, MICRO-52 keynote (2019; hw-data.yaml `components.dally_2019_pJ_per_word`):
+  L1/shared 5 pJ, last-level cache 50 pJ, DRAM 640 pJ per 64-bit word; HBM3 3.5 pJ/bit
+  (hw-data.yaml `memory_io_energy_pJ_per_bit.hbm3_hbm3e_model_default`).
+A spec's own `energy_per_byte` always wins over these.
+"""
+
+from __future__ import annotations
+
+PJ = 1e-12
+J_PER_FLOP = {  # per FLOP (half a multiply-add)
+    "fp32": 1.3 * PJ / 2,
+    "tf32": 0.9 * PJ / 2,
+    "bf16": 0.65 * PJ / 2,
+    "fp16": 0.65 * PJ / 2,
+    "fp8": 0.33 * PJ / 2,
+    "int8": 0.27 * PJ / 2,
+    "fp4": 0.17 * PJ / 2,
+}
+J_PER_BYTE = {  # by memory kind
+    "registers": 0.3 * PJ,
+    "shared": 5 * PJ / 8,
+    "scratchpad": 5 * PJ / 8,
+    "cache": 50 * PJ / 8,
+    "sram": 50 * PJ / 8,
+    "hbm": 3.5 * PJ * 8,
+    "lpddr": 640 * PJ / 8 / 2,
+    "gddr": 7.5 * PJ * 8,
+    "ddr": 640 * PJ / 8,
+    "link": 5.5 * PJ * 8,  # 112G SerDes, hw-data.yaml interconnect_energy_pJ_per_bit
+}
+
+
+def per_flop(rate_class: str) -> float:
+    return J_PER_FLOP.get(rate_class, J_PER_FLOP["fp32"])
+
+
+def per_byte(kind: str, spec_value: float | None) -> float:
+    return spec_value if spec_value is not None else J_PER_BYTE.get(kind, J_PER_BYTE["ddr"])

@@ -1,0 +1,99 @@
+"""Cost of a GEMM from its plan: engine cycles, waves, and bytes at each level."""
+
+from __future__ import annotations
+
+from tigris.cost import energy
+from tigris.cost.model import Cost, combine
+from tigris.cost.params import Calibration
+from tigris.mapping.gemm import GemmPlan, GemmShape, rate_class, search
+from tigris.mapping.resources import Resources
+from tigris.workload.ops import Gemm
+
+
+def plan_time(p: GemmPlan, res: Resources, cal: Calibration) -> float:
+    """`plan_cost(...).time_s`, without building the Cost (the mapping search's objective)."""
+    cores = res.cores
+    compute_s = p.engine_cycles / cores / (res.clock_Hz * cal.matrix_efficiency)
+    dram_B = p.dram_read_B + p.dram_write_B
+    parts = [compute_s, p.waves * cal.unit_latency_s]
+    cache = res.cache
+    if cache is not None:
+        bw = cache.bandwidth_Bps * cal.cache_efficiency
+        cache_B = p.cache_read_B + p.dram_write_B + p.partial_B
+        busiest = p.cache_read_busiest_B + p.partial_B / max(p.cores_used, 1)
+        parts.append(max(cache_B / bw, busiest * cores / bw))
+    else:
+        dram_B += p.partial_B
+    parts.append(dram_B / (res.main.bandwidth_Bps * cal.memory_efficiency))
+    if res.stage_Bps:
+        parts.append(p.cache_read_busiest_B * 2 / res.stage_Bps)
+    parts.sort(reverse=True)
+    return cal.kernel_overhead_s + parts[0] + (1.0 - cal.overlap) * parts[1]
+
+
+def plan_cost(op: Gemm, p: GemmPlan, res: Resources, cal: Calibration, rc: str) -> Cost:
+    cores = res.cores
+    compute_s = p.engine_cycles / cores / (res.clock_Hz * cal.matrix_efficiency)
+    main, cache = res.main, res.cache
+    memory_s: dict[str, float] = {}
+    moved: dict[str, float] = {}
+    dram_B = p.dram_read_B + p.dram_write_B
+    if cache is not None:
+        cache_B = p.cache_read_B + p.dram_write_B + p.partial_B
+        port = cache.bandwidth_Bps * cal.cache_efficiency / cores  # each core's share
+        memory_s[cache.name] = max(
+            cache_B / (cache.bandwidth_Bps * cal.cache_efficiency),
+            (p.cache_read_busiest_B + p.partial_B / max(p.cores_used, 1)) / port,
+        )
+        moved[cache.name] = cache_B
+    else:
+        dram_B += p.partial_B
+    memory_s[main.name] = dram_B / (main.bandwidth_Bps * cal.memory_efficiency)
+    moved[main.name] = dram_B
+    if res.stage_Bps:  # operands into the engines from the core's staging memory
+        stage_B = p.cache_read_busiest_B * 2
+        memory_s["core"] = stage_B / res.stage_Bps
+    overhead = cal.kernel_overhead_s
+    latency = p.waves * cal.unit_latency_s
+    time_s = overhead + combine(compute_s, memory_s, cal.overlap, latency)
+    peak = res.matrix_flops(rc)
+    unique = op.a_bytes + op.b_bytes + op.out_bytes
+    floor = max(op.flops / peak, unique / main.bandwidth_Bps)
+    parts = {"compute": op.flops * energy.per_flop(rc)}
+    if cache is not None:
+        parts[cache.name] = moved[cache.name] * energy.per_byte(cache.kind, cache.energy_J_per_B)
+    parts[main.name] = dram_B * energy.per_byte(main.kind, main.energy_J_per_B)
+    return Cost(
+        time_s=time_s,
+        compute_s=compute_s,
+        memory_s=memory_s,
+        bytes=moved,
+        overhead_s=overhead,
+        flops=op.flops,
+        peak_flops=peak,
+        energy=parts,
+        floor_s=floor,
+        latency_s=latency,
+    )
+
+
+def gemm_cost(op: Gemm, res: Resources, cal: Calibration, exhaustive: bool = False) -> Cost:
+    """The best mapping's cost for one run of `op` (its `count` is the caller's)."""
+    rc = rate_class(op, res)
+    if op.m == 0 or op.n == 0 or op.k == 0:
+        return Cost(0.0, 0.0, {}, {}, 0.0, 0.0, res.matrix_flops(rc))
+    best = search(op, res, lambda p: plan_time(p, res, cal), exhaustive)
+    cost = plan_cost(op, best, res, cal, rc)
+    m = best.mapping
+    note = (
+        f"tile {m.tile_m}x{m.tile_n}x{m.tile_k}, split-k {m.split_k}, {best.waves} waves, "
+        f"{m.dataflow}-stationary"
+    )
+    return Cost(**{**_fields(cost), "notes": (note,)})
+
+
+def _fields(c: Cost) -> dict:
+    return {f: getattr(c, f) for f in c.__dataclass_fields__}
+
+
+__all__ = ["GemmShape", "gemm_cost", "plan_cost"]

@@ -1,0 +1,214 @@
+"""Measured kernel tables (the schema of ../shared/measured) -> ops -> predicted vs measured.
+
+A table is recognised by its columns: GEMM (`m, n, k, gemm_dtype`), context or generation
+attention (`batch_size, isl, num_heads, ...`, told apart by `op_name`), or NCCL
+(`message_size, num_gpus`). Each row becomes one op; rows that tigris cannot model on the
+chip (a dtype it has no engine for, an unknown op) are skipped with a reason. Metrics are
+absolute percentage error (|predicted / measured - 1|) and Spearman rank correlation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tigris.cost.oracle import evaluate
+from tigris.cost.params import Calibration
+from tigris.dtypes import DType
+from tigris.errors import SpecError
+from tigris.spec.chip import Chip
+from tigris.spec.system import single
+from tigris.workload.ops import Attention, Collective, Gemm, Op
+
+MS = 1e-3
+GEMM_DTYPES: dict[str, tuple[DType, DType]] = {
+    "bfloat16": (DType.bf16, DType.bf16),
+    "float16": (DType.fp16, DType.fp16),
+    "fp8": (DType.fp8_e4m3, DType.fp8_e4m3),
+    "fp8_block": (DType.fp8_e4m3, DType.fp8_e4m3),
+    "int8_wo": (DType.bf16, DType.int8),
+    "int4_wo": (DType.bf16, DType.int4),
+    "sq": (DType.int8, DType.int8),
+}
+ATTN_DTYPES = {"bfloat16": DType.bf16, "float16": DType.fp16, "fp8": DType.fp8_e4m3}
+NCCL_BYTES = {"half": 2, "float16": 2, "bfloat16": 2, "int8": 1, "float": 4, "float32": 4}
+NCCL_KINDS = {
+    "all_reduce": "all_reduce",
+    "all_gather": "all_gather",
+    "reduce_scatter": "reduce_scatter",
+    "alltoall": "all_to_all",
+    "all_to_all": "all_to_all",
+}
+COLUMNS = {
+    "gemm": {"m", "n", "k", "gemm_dtype", "latency"},
+    "attention": {
+        "batch_size",
+        "isl",
+        "num_heads",
+        "num_key_value_heads",
+        "head_dim",
+        "window_size",
+        "attn_dtype",
+        "kv_cache_dtype",
+        "step",
+        "latency",
+        "op_name",
+    },
+    "nccl": {"op_name", "nccl_dtype", "num_gpus", "message_size", "latency"},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    op: Op | None
+    group: tuple[str, str]  # (op, dtype) for the per-group metrics
+    measured_s: float
+    skip: str | None = None
+
+
+def read_table(path: str | Path):  # -> pandas.DataFrame
+    import pandas as pd
+
+    p = Path(path)
+    try:
+        if p.suffix == ".csv":
+            return pd.read_csv(p)
+        return pd.read_parquet(p)
+    except FileNotFoundError:
+        raise SpecError(str(p), "", None, "no such file") from None
+    except Exception as exc:  # pyarrow / pandas parse errors
+        raise SpecError(str(p), "", None, f"cannot read table ({type(exc).__name__})") from None
+
+
+def table_kind(df, path: str) -> str:  # noqa: ANN001
+    cols = set(df.columns)
+    for kind, need in COLUMNS.items():
+        if need <= cols:
+            return kind
+    raise SpecError(
+        path,
+        "columns",
+        ",".join(sorted(cols))[:80],
+        "not a GEMM, attention or NCCL table of the measured schema",
+    )
+
+
+def rows(df, kind: str, chip: Chip) -> Iterator[Row]:  # noqa: ANN001
+    if kind == "gemm":
+        for m, n, k, dt, lat in zip(df.m, df.n, df.k, df.gemm_dtype, df.latency, strict=True):
+            pair = GEMM_DTYPES.get(dt)
+            if pair is None:
+                yield Row(None, ("gemm", dt), lat * MS, f"unknown gemm_dtype {dt!r}")
+                continue
+            a, b = pair
+            yield Row(Gemm("gemm", int(m), int(n), int(k), a, b, DType.bf16), ("gemm", dt), lat * MS)
+    elif kind == "attention":
+        cols = zip(
+            df.op_name,
+            df.batch_size,
+            df.isl,
+            df.num_heads,
+            df.num_key_value_heads,
+            df.head_dim,
+            df.window_size,
+            df.attn_dtype,
+            df.kv_cache_dtype,
+            df.step,
+            df.latency,
+            strict=True,
+        )
+        for name, b, isl, h, kvh, d, win, adt, kdt, step, lat in cols:
+            q, kv = ATTN_DTYPES.get(adt), ATTN_DTYPES.get(kdt)
+            group = (str(name), f"{adt}/{kdt}")
+            if q is None or kv is None:
+                yield Row(None, group, lat * MS, f"unknown dtype {adt!r}/{kdt!r}")
+                continue
+            if name == "context_attention":
+                q_lens, past = (int(isl),) * int(b), (0,) * int(b)
+            elif name == "generation_attention":
+                q_lens, past = (1,) * int(b), (int(step),) * int(b)
+            else:
+                yield Row(None, group, lat * MS, f"unknown op_name {name!r}")
+                continue
+            op = Attention(
+                str(name), q_lens, past, int(h), int(kvh), int(d), int(d), q, kv,
+                window=int(win) or None,
+            )
+            yield Row(op, group, lat * MS)
+    else:
+        for name, dt, p, size, lat in zip(
+            df.op_name, df.nccl_dtype, df.num_gpus, df.message_size, df.latency, strict=True
+        ):
+            kind_ = NCCL_KINDS.get(name)
+            width = NCCL_BYTES.get(dt)
+            group = (str(name), str(dt))
+            if kind_ is None or width is None:
+                yield Row(None, group, lat * MS, f"unknown collective {name!r} or dtype {dt!r}")
+                continue
+            limit = chip.scaleup.max_domain if chip.scaleup else 1
+            if chip.scaleup is None or (limit is not None and p > limit):
+                yield Row(None, group, lat * MS, f"{p} chips exceed {chip.name}'s scale-up domain")
+                continue
+            yield Row(Collective(str(name), kind_, float(size) * width, int(p)), group, lat * MS)
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    if len(a) < 3:
+        return float("nan")
+    ra = np.argsort(np.argsort(a, kind="stable"), kind="stable").astype(float)
+    rb = np.argsort(np.argsort(b, kind="stable"), kind="stable").astype(float)
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def metrics(pred: np.ndarray, meas: np.ndarray) -> dict[str, float]:
+    err = np.abs(pred / meas - 1.0) * 100.0
+    return {
+        "rows": len(err),
+        "median_abs_pct_err": float(np.median(err)) if len(err) else float("nan"),
+        "p90_abs_pct_err": float(np.percentile(err, 90)) if len(err) else float("nan"),
+        "spearman": _spearman(pred, meas),
+    }
+
+
+def predict(
+    df, kind: str, chip: Chip, cal: Calibration | None = None  # noqa: ANN001
+) -> tuple[list[Row], np.ndarray]:
+    """Each row and its predicted seconds (NaN where skipped)."""
+    out_rows = list(rows(df, kind, chip))
+    pred = np.full(len(out_rows), np.nan)
+    for i, r in enumerate(out_rows):
+        if r.op is None:
+            continue
+        target = single(chip, r.op.group) if isinstance(r.op, Collective) else chip
+        pred[i] = evaluate(r.op, target, cal).time_s
+    return out_rows, pred
+
+
+def report(out_rows: list[Row], pred: np.ndarray) -> dict:
+    meas = np.array([r.measured_s for r in out_rows])
+    ok = ~np.isnan(pred)
+    skipped: dict[str, int] = {}
+    for r in out_rows:
+        if r.skip:
+            skipped[r.skip] = skipped.get(r.skip, 0) + 1
+    result: dict = {**metrics(pred[ok], meas[ok]), "skipped": sum(skipped.values())}
+    result["skipped_reasons"] = skipped
+    groups = []
+    keys = sorted({r.group for r in out_rows})
+    labels = np.array([f"{r.group[0]}\0{r.group[1]}" for r in out_rows])
+    for op_name, dt in keys:
+        sel = ok & (labels == f"{op_name}\0{dt}")
+        if sel.any():
+            groups.append({"op": op_name, "dtype": dt, **metrics(pred[sel], meas[sel])})
+    result["groups"] = groups
+    return result
+
+
+def validate(path: str | Path, chip: Chip, cal: Calibration | None = None) -> dict:
+    df = read_table(path)
+    kind = table_kind(df, str(path))
+    out_rows, pred = predict(df, kind, chip, cal)
+    return {"table": str(path), "chip": chip.name, "kind": kind, **report(out_rows, pred)}

@@ -1,0 +1,53 @@
+"""Element-wise and row-wise work (norms, activations, rotary, top-k) on the vector engines."""
+
+from __future__ import annotations
+
+from tigris.cost import energy
+from tigris.cost.model import Cost, combine
+from tigris.cost.params import Calibration
+from tigris.mapping.resources import Resources
+from tigris.workload.ops import Vector
+
+
+def vector_cost(op: Vector, res: Resources, cal: Calibration, fused: bool = False) -> Cost:
+    """One run of a vector op. Activations no bigger than half the cache are read from and
+    written to the cache (their producer just wrote them there); weights come from main
+    memory. A `fused` op runs in its producer's epilogue: no launch, no activation traffic."""
+    act_in = op.read_bytes - op.weight_bytes
+    main, cache = res.main, res.cache
+    flops_s = op.flops / (res.vector_flops("fp32") * cal.vector_efficiency)
+    special_s = op.elements * op.special_per_element / (res.special_per_s() * cal.vector_efficiency)
+    compute_s = flops_s + special_s
+    memory_s: dict[str, float] = {}
+    moved: dict[str, float] = {}
+    act_B = 0.0 if fused else act_in + op.write_bytes
+    if cache is not None and act_B <= cache.capacity_B / 2:
+        memory_s[cache.name] = act_B / (cache.bandwidth_Bps * cal.cache_efficiency)
+        moved[cache.name] = act_B
+        dram_B = op.weight_bytes
+    else:
+        dram_B = op.weight_bytes + act_B
+    memory_s[main.name] = dram_B / (main.bandwidth_Bps * cal.memory_efficiency)
+    moved[main.name] = dram_B
+    overhead = 0.0 if fused else cal.kernel_overhead_s
+    time_s = overhead + combine(compute_s, memory_s, cal.overlap)
+    floor = max(
+        op.flops / res.vector_flops("fp32"),
+        *(moved.get(lv.name, 0.0) / lv.bandwidth_Bps for lv in (cache, main) if lv),
+    )
+    parts = {"compute": op.flops * energy.per_flop("fp32")}
+    for lv in (cache, main):
+        if lv is not None and lv.name in moved:
+            parts[lv.name] = moved[lv.name] * energy.per_byte(lv.kind, lv.energy_J_per_B)
+    return Cost(
+        time_s=time_s,
+        compute_s=compute_s,
+        memory_s=memory_s,
+        bytes=moved,
+        overhead_s=overhead,
+        flops=op.flops,
+        peak_flops=res.vector_flops("fp32"),
+        energy=parts,
+        floor_s=floor,
+        notes=("fused into its producer",) if fused else (),
+    )

@@ -1,0 +1,274 @@
+"""How a GEMM is placed on a chip: output tiles over cores, tile sizes, split-k, raster, dataflow.
+
+A `GemmMapping` is one placement. Its `GemmPlan` is what the placement implies, in counts
+only (no seconds): the busiest core's engine cycles, the waves of tiles over the cores, and
+the bytes moved between levels given the reuse the placement gets:
+- core <- cache: every tile streams its A rows and B columns for its share of k,
+  less what a core keeps in its staging memory across consecutive tiles (loop order);
+- cache <- main memory: tiles that run in the same wave share panels through the cache,
+  so A is fetched once per column-block of a wave and B once per row-block (raster);
+- split-k writes partial sums and reads them back once to reduce.
+Turning counts into time is `cost/`'s job; `search` picks the placement an objective likes best.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from tigris.mapping.resources import Resources
+from tigris.workload.ops import Gemm
+
+Dataflow = Literal["output", "weight", "input"]
+Order = Literal["n-inner", "m-inner"]
+ACCUM_BYTES = 4  # fp32 accumulators (in at most half the accumulator memory), partial sums
+STAGES = 2  # double-buffered operand staging
+MAX_TILE = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class GemmShape:
+    """What a mapping needs of a GEMM: row blocks (groups with rows), n, k and operand widths."""
+
+    rows: tuple[tuple[int, int], ...]  # (rows of a group, number of such groups), active only
+    n: int
+    k: int
+    a_B: float
+    b_B: float
+    out_B: float
+
+    @staticmethod
+    def of(op: Gemm) -> GemmShape:
+        groups: dict[int, int] = {}
+        for r in op.rows or (op.m,):
+            if r > 0:
+                groups[r] = groups.get(r, 0) + 1
+        rows = tuple(sorted(groups.items())) or ((0, 1),)
+        return GemmShape(rows, op.n, op.k, op.a.bytes, op.b.bytes, op.out.bytes)
+
+    @property
+    def m(self) -> int:
+        return sum(r * g for r, g in self.rows)
+
+    @property
+    def groups(self) -> int:
+        return sum(g for _, g in self.rows)
+
+
+@dataclass(frozen=True, slots=True)
+class GemmMapping:
+    tile_m: int
+    tile_n: int
+    tile_k: int
+    split_k: int = 1
+    block_m: int = 1  # tile-rows in one wave's block; the wave spans cores // block_m columns
+    order: Order = "n-inner"
+    dataflow: Dataflow = "output"
+
+
+@dataclass(frozen=True, slots=True)
+class GemmPlan:
+    mapping: GemmMapping
+    tiles: int  # work units: output tiles x split_k
+    waves: int
+    cores_used: int
+    macs: float  # useful MACs
+    engine_cycles: float  # busiest core, incl. padding and systolic fill / drain
+    cache_read_B: float  # core <- cache (or <- main memory when there is no cache)
+    cache_read_busiest_B: float  # the same, busiest core
+    dram_read_B: float
+    dram_write_B: float
+    partial_B: float  # split-k partial sums written and read back (through the cache)
+
+    @property
+    def utilisation(self) -> float:
+        """Useful MACs over the MAC slots of the busiest core's cycles, all cores."""
+        return 0.0 if self.engine_cycles == 0 else self.macs / self.engine_cycles
+
+
+def _pad(x: int, to: int) -> int:
+    return -(-x // to) * to
+
+
+def _tile_cycles(
+    res: Resources, rate_class: str, tm: int, tn: int, kc: int, dataflow: Dataflow
+) -> float:
+    """Engine cycles for one core to compute a tm x tn tile over kc of k."""
+    macs_cycle = res.macs_per_core_cycle[rate_class]
+    if not res.systolic:
+        f = res.fragment
+        return _pad(tm, f[0]) * _pad(tn, f[1]) * kc / macs_cycle
+    rows, cols = res.fragment
+    engines = macs_cycle / (rows * cols)  # arrays per core x MACs per PE per cycle
+    if dataflow == "output":  # C tile stays, A and B stream over kc; fill + drain per pass
+        passes, per_pass = math.ceil(tm / rows) * math.ceil(tn / cols), kc + rows + cols
+    elif dataflow == "weight":  # a rows(k) x cols(n) block of B stays; tm rows of A stream
+        passes, per_pass = math.ceil(kc / rows) * math.ceil(tn / cols), tm + rows + cols
+    else:  # input-stationary: a rows(k) x cols(m) block of A stays; tn columns of B stream
+        passes, per_pass = math.ceil(kc / rows) * math.ceil(tm / cols), tn + rows + cols
+    return passes * per_pass / engines
+
+
+def plan(shape: GemmShape, res: Resources, rate_class: str, mp: GemmMapping) -> GemmPlan:
+    """The counts a mapping implies (see the module docstring)."""
+    tm, tn, s = mp.tile_m, mp.tile_n, mp.split_k
+    tiles_n = math.ceil(shape.n / tn)
+    tiles_m = sum(math.ceil(r / tm) * g for r, g in shape.rows)
+    out_tiles = tiles_m * tiles_n
+    tiles = out_tiles * s
+    cores = res.cores
+    waves = math.ceil(tiles / cores)
+    kc = math.ceil(shape.k / s)
+    cycles = waves * _tile_cycles(res, rate_class, tm, tn, kc, mp.dataflow)
+    macs = float(shape.m) * shape.n * shape.k
+
+    # core <- cache: each work unit streams (tm x kc) of A and (kc x tn) of B; a core that
+    # keeps one operand's panel in staging across its consecutive units reads it once per
+    # run. The loop order keeping the larger panel is taken.
+    a_tile = tm * kc * shape.a_B
+    b_tile = kc * tn * shape.b_B
+    unit = a_tile + b_tile
+    options = [(1, 0.0, mp.order)]
+    if a_tile * STAGES <= res.stage_B:
+        options.append((min(waves, tiles_n), a_tile, "n-inner"))
+    if b_tile * STAGES <= res.stage_B:
+        options.append((min(waves, tiles_m), b_tile, "m-inner"))
+    run, kept, order = max(options, key=lambda o: (waves - math.ceil(waves / o[0])) * o[1])
+    busiest = waves * unit - (waves - math.ceil(waves / run)) * kept
+    cache_read = tiles * unit * busiest / (waves * unit)
+
+    # cache <- main memory: a wave of `concurrent` output tiles shares panels through the
+    # cache in a block of bm tile-rows x bn tile-columns (the raster); the best block is taken
+    a_total = shape.m * shape.k * shape.a_B
+    b_total = shape.groups * shape.k * shape.n * shape.b_B
+    bm = 1
+    if res.cache is not None:
+        concurrent = max(1, min(cores // s, out_tiles))
+        per_group_m = max(1, tiles_m // shape.groups)
+        best = math.inf
+        for i in range(max(1, concurrent.bit_length())):
+            b_m = min(1 << i, concurrent, tiles_m)
+            b_n = max(1, min(concurrent // b_m, tiles_n))
+            traffic = a_total * math.ceil(tiles_n / b_n) + b_total * math.ceil(per_group_m / b_m)
+            if traffic < best:
+                best, bm = traffic, b_m
+        dram_read = min(best, cache_read)
+    else:
+        dram_read = cache_read
+    mp = GemmMapping(tm, tn, mp.tile_k, s, bm, order, mp.dataflow)  # type: ignore[arg-type]
+    c_total = shape.m * shape.n * shape.out_B
+    partial = 2.0 * shape.m * shape.n * ACCUM_BYTES * s if s > 1 else 0.0
+    return GemmPlan(
+        mapping=mp,
+        tiles=tiles,
+        waves=waves,
+        cores_used=min(cores, tiles),
+        macs=macs,
+        engine_cycles=cycles * cores,
+        cache_read_B=cache_read,
+        cache_read_busiest_B=busiest,
+        dram_read_B=dram_read,
+        dram_write_B=c_total,
+        partial_B=partial,
+    )
+
+
+def _fits(res: Resources, shape: GemmShape, tm: int, tn: int, tk: int) -> bool:
+    staging = STAGES * (tm * shape.a_B + tn * shape.b_B) * tk
+    return staging <= res.stage_B and tm * tn * ACCUM_BYTES <= res.accum_B / 2
+
+
+def tile_k(res: Resources, shape: GemmShape) -> int:
+    """k-step of one staged slab: the array depth on systolic chips, 128 bytes of A on MMA ones."""
+    if res.systolic:
+        return res.fragment[0]
+    return max(16, int(128 // max(shape.a_B, 0.5)))
+
+
+def _sizes(base: int, limit: int, exhaustive: bool) -> list[int]:
+    """Tile edges to try: multiples of a fragment step up to the (rounded-up) problem edge."""
+    cap = min(MAX_TILE, max(limit, 8))
+    if exhaustive:
+        step = max(8, base // 4)
+        return list(range(step, cap + 1, step))
+    lo = max(8, min(base * 4, limit // 2))  # small tiles only for small problems
+    return [lo << i for i in range(12) if lo << i <= cap]
+
+
+def candidates(
+    shape: GemmShape, res: Resources, exhaustive: bool = False
+) -> Iterator[GemmMapping]:
+    """Placements worth trying. Pruned: tile edges at powers of two up to twice the problem
+    edge, split-k only to fill idle cores (the nearest powers of two). `exhaustive` walks
+    every multiple of a quarter fragment and every split up to 64 instead. Loop order and
+    raster block are chosen inside `plan`, where their best is known in closed form."""
+    tk = tile_k(res, shape)
+    max_rows = max(r for r, _ in shape.rows)
+    dataflows: tuple[Dataflow, ...] = ("output", "weight", "input") if res.systolic else ("output",)
+    fm, fn = res.fragment
+    tms = _sizes(fm, _pad(max(max_rows, 1), 8) * 2, exhaustive)
+    tns = _sizes(fn, _pad(shape.n, 8) * 2, exhaustive)
+    for tm in tms:
+        for tn in tns:
+            if not _fits(res, shape, tm, tn, tk):
+                continue
+            out_tiles = sum(math.ceil(r / tm) * g for r, g in shape.rows) * math.ceil(shape.n / tn)
+            splits = [1]
+            max_split = max(1, shape.k // tk)
+            if exhaustive:
+                splits = list(range(1, min(max_split, 64) + 1))
+            elif out_tiles < res.cores:
+                want = 1 << max(0, math.ceil(math.log2(res.cores / out_tiles)))
+                splits += [x for x in (want // 2, want, want * 2) if 1 < x <= max_split]
+            for s in sorted(set(splits)):
+                for df in dataflows:
+                    yield GemmMapping(tm, tn, tk, s, dataflow=df)
+
+
+FALLBACK = {
+    "fp4": "fp8",
+    "int4": "int8",
+    "fp8": "bf16",
+    "int8": "bf16",
+    "bf16": "fp16",
+    "fp16": "bf16",
+    "tf32": "fp32",
+}
+
+
+def rate_class(op: Gemm, res: Resources) -> str:
+    """The engine rate a GEMM runs at: the wider operand's class (weight-only quantised
+    weights are widened first), or the next wider class the chip has."""
+    wide = op.a if op.a.bits >= op.b.bits else op.b
+    rc: str | None = wide.rate_class
+    seen: set[str] = set()
+    while rc is not None and rc not in res.macs_per_core_cycle and rc not in seen:
+        seen.add(rc)
+        rc = FALLBACK.get(rc)
+    if rc is None or rc not in res.macs_per_core_cycle:
+        rc = max(res.macs_per_core_cycle, key=res.macs_per_core_cycle.__getitem__)
+    return rc
+
+
+def search(
+    op: Gemm,
+    res: Resources,
+    objective: Callable[[GemmPlan], float],
+    exhaustive: bool = False,
+) -> GemmPlan:
+    """The plan the objective scores lowest (ties: first found, so results are repeatable)."""
+    rc = rate_class(op, res)
+    shape = GemmShape.of(op)
+    best: GemmPlan | None = None
+    best_score = math.inf
+    for mp in candidates(shape, res, exhaustive):
+        p = plan(shape, res, rc, mp)
+        score = objective(p)
+        if score < best_score:
+            best, best_score = p, score
+    if best is None:  # nothing fits the staging memory: the smallest tiles, streaming
+        f = res.fragment
+        best = plan(shape, res, rc, GemmMapping(min(f[0], 16), min(f[1], 16), 16))
+    return best
