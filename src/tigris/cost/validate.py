@@ -21,7 +21,7 @@ from tigris.dtypes import DType
 from tigris.errors import SpecError
 from tigris.spec.chip import Chip
 from tigris.spec.system import single
-from tigris.workload.ops import Attention, Collective, Gemm, Op
+from tigris.workload.ops import Attention, Collective, Gemm, Op, Vector
 
 MS = 1e-3
 GEMM_DTYPES: dict[str, tuple[DType, DType]] = {
@@ -61,12 +61,23 @@ COLUMNS = {
 }
 
 
+# GEMM flows whose activations arrive in bf16 and are quantised by a kernel of their own on
+# every call (TensorRT-LLM's fp8 per-tensor / per-block and SmoothQuant int8 paths).
+QUANTISED_INPUT = {"fp8", "fp8_block", "sq"}
+
+
+def quantise(m: int, k: int, to: DType) -> Vector:
+    """Quantise a bf16 activation: read it, find the scale, write it narrow."""
+    return Vector("quantise", "quantise", m * k, 3.0, m * k * 2.0, m * k * to.bytes)
+
+
 @dataclass(frozen=True, slots=True)
 class Row:
     op: Op | None
     group: tuple[str, str]  # (op, dtype) for the per-group metrics
     measured_s: float
     skip: str | None = None
+    pre: Op | None = None  # a kernel the measured flow runs before the op, timed with it
 
 
 def read_table(path: str | Path):  # -> pandas.DataFrame
@@ -104,7 +115,9 @@ def rows(df, kind: str, chip: Chip) -> Iterator[Row]:  # noqa: ANN001
                 yield Row(None, ("gemm", dt), lat * MS, f"unknown gemm_dtype {dt!r}")
                 continue
             a, b = pair
-            yield Row(Gemm("gemm", int(m), int(n), int(k), a, b, DType.bf16), ("gemm", dt), lat * MS)
+            gemm = Gemm("gemm", int(m), int(n), int(k), a, b, DType.bf16)
+            pre = quantise(int(m), int(k), a) if dt in QUANTISED_INPUT else None
+            yield Row(gemm, ("gemm", dt), lat * MS, pre=pre)
     elif kind == "attention":
         cols = zip(
             df.op_name,
@@ -184,6 +197,8 @@ def predict(
             continue
         target = single(chip, r.op.group) if isinstance(r.op, Collective) else chip
         pred[i] = evaluate(r.op, target, cal).time_s
+        if r.pre is not None:
+            pred[i] += evaluate(r.pre, target, cal).time_s
     return out_rows, pred
 
 

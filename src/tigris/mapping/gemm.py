@@ -23,7 +23,7 @@ from tigris.workload.ops import Gemm
 
 Dataflow = Literal["output", "weight", "input"]
 Order = Literal["n-inner", "m-inner"]
-ACCUM_BYTES = 4  # fp32 accumulators (in at most half the accumulator memory), partial sums
+ACCUM_BYTES = 4  # fp32 accumulators and split-k partial sums
 STAGES = 2  # double-buffered operand staging
 MAX_TILE = 1024
 
@@ -177,7 +177,7 @@ def plan(shape: GemmShape, res: Resources, rate_class: str, mp: GemmMapping) -> 
 
 def _fits(res: Resources, shape: GemmShape, tm: int, tn: int, tk: int) -> bool:
     staging = STAGES * (tm * shape.a_B + tn * shape.b_B) * tk
-    return staging <= res.stage_B and tm * tn * ACCUM_BYTES <= res.accum_B / 2
+    return staging <= res.stage_B and tm * tn * ACCUM_BYTES <= res.accum_B
 
 
 def tile_k(res: Resources, shape: GemmShape) -> int:
