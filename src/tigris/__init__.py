@@ -5,6 +5,7 @@ The public API, re-exported from the layers (see ../shared/DESIGN.md for the lay
 
 from tigris.dtypes import DType
 from tigris.errors import SpecError
+from tigris.evaluate import evaluate
 from tigris.spec import Chip, System, chip, chips, load_chip, load_system
 from tigris.workload.llm import LLM, load_config
 from tigris.workload.models import model, models
@@ -22,6 +23,7 @@ __all__ = [
     "Training",
     "chip",
     "chips",
+    "evaluate",
     "footprint",
     "load_chip",
     "load_config",

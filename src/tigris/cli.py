@@ -223,6 +223,163 @@ def _show_model(console: Console, m: LLM) -> None:
     console.print(table)
 
 
+DEFAULT_CHIPS = "h100-sxm,h200-sxm,b200,tigris-t1"
+
+
+def _ms(s: float) -> str:
+    return f"{s * 1e3:,.2f}"
+
+
+@app.command()
+def compare(
+    model: Annotated[str, typer.Option(help="model name, HF id or config path")] = "llama-3.1-70b",
+    chips: Annotated[str, typer.Option(help="comma-separated chip names")] = DEFAULT_CHIPS,
+    tp: Annotated[int, typer.Option(min=1, help="tensor-parallel chips")] = 8,
+    pp: Annotated[int, typer.Option(min=1, help="pipeline stages")] = 1,
+    ep: Annotated[int, typer.Option(min=1, help="expert-parallel chips")] = 1,
+    batch: Annotated[int, typer.Option(min=1, help="concurrent requests")] = 64,
+    isl: Annotated[int, typer.Option(min=1, help="input tokens per request")] = 2048,
+    osl: Annotated[int, typer.Option(min=1, help="output tokens per request")] = 256,
+    as_json: JsonFlag = False,
+) -> None:
+    """Serve one scenario on several chips: TTFT, TPOT, tokens/s per chip, memory, bounds."""
+    from tigris.evaluate import Scenario
+    from tigris.evaluate import compare as run
+
+    names = [c.strip() for c in chips.split(",") if c.strip()]
+    sc = Scenario(model, batch, isl, osl, tp, pp, ep)
+    rows = run(names, sc)
+    docs = []
+    for r in rows:
+        classes = r.decode.by_class()
+        docs.append(
+            {
+                "chip": r.chip,
+                "chips": r.chips,
+                "ttft_s": r.ttft_s,
+                "tpot_s": r.tpot_s,
+                "tokens_per_s_per_chip": r.tokens_per_s_per_chip,
+                "memory_used_B": r.memory_used_B,
+                "memory_capacity_B": r.memory_capacity_B,
+                "decode_time_by_class_s": classes,
+                "decode_bound": r.decode.bound,
+                "prefill_bound": r.prefill.bound,
+                "calibration": r.decode.calibration,
+            }
+        )
+    if as_json:
+        _out({"scenario": sc.__dict__ if hasattr(sc, "__dict__") else _slots(sc), "rows": docs})
+        return
+    console = Console()
+    title = f"{model}: batch {batch}, {isl} in / {osl} out tokens, tp {tp} pp {pp} ep {ep}"
+    table = Table(title=title, box=box.SIMPLE_HEAVY)
+    for col in (
+        "chip",
+        "TTFT ms",
+        "TPOT ms",
+        "tok/s/chip",
+        "memory GB",
+        "decode: time by op",
+        "decode bound",
+        "prefill bound",
+    ):
+        table.add_column(col, justify="right" if "ms" in col or "/" in col else "left")
+    for d in docs:
+        total = sum(d["decode_time_by_class_s"].values()) or 1.0
+        split = " ".join(
+            f"{k} {v / total:.0%}"
+            for k, v in sorted(d["decode_time_by_class_s"].items(), key=lambda kv: -kv[1])
+        )
+        table.add_row(
+            d["chip"],
+            _ms(d["ttft_s"]),
+            _ms(d["tpot_s"]),
+            f"{d['tokens_per_s_per_chip']:,.0f}",
+            f"{d['memory_used_B'] / 1e9:,.1f} / {d['memory_capacity_B'] / 1e9:,.0f}",
+            split,
+            d["decode_bound"],
+            d["prefill_bound"],
+        )
+    console.print(table)
+    for d in docs:
+        console.print(f"[dim]{d['chip']}: calibration {d['calibration']}[/dim]")
+
+
+def _slots(obj: Any) -> dict[str, Any]:
+    return {k: getattr(obj, k) for k in obj.__slots__}
+
+
+@app.command()
+def validate(
+    chip: Annotated[str, typer.Option(help="catalog chip the table was measured on")],
+    table: Annotated[list[str], typer.Option(help="measured table (.parquet or .csv)")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Predict every row of measured kernel tables and report the error."""
+    from tigris.cost.validate import validate as run
+
+    c = catalog.chip(chip)
+    results = [run(path, c) for path in table]
+    if as_json:
+        _out(results[0] if len(results) == 1 else results)
+        return
+    console = Console()
+    for res in results:
+        t = Table(
+            title=f"{res['table']} on {res['chip']}: {res['rows']} rows, {res['skipped']} skipped",
+            box=box.SIMPLE_HEAVY,
+        )
+        for col in ("op", "dtype", "rows", "median |err| %", "P90 |err| %", "Spearman"):
+            t.add_column(col, justify="left" if col in ("op", "dtype") else "right")
+        for g in [*res["groups"], {"op": "all", "dtype": "", **res}]:
+            t.add_row(
+                g["op"],
+                g["dtype"],
+                f"{g['rows']:,}",
+                f"{g['median_abs_pct_err']:.1f}",
+                f"{g['p90_abs_pct_err']:.1f}",
+                f"{g['spearman']:.3f}",
+            )
+        console.print(t)
+        for reason, n in res["skipped_reasons"].items():
+            console.print(f"[dim]skipped {n}: {reason}[/dim]")
+
+
+@app.command()
+def calibrate(
+    chip: Annotated[str, typer.Option(help="catalog chip the tables were measured on")],
+    tables: Annotated[str, typer.Argument(help="folder of measured .parquet tables")],
+    out: Annotated[str | None, typer.Option(help="YAML to write (default: stdout)")] = None,
+    sample: Annotated[int, typer.Option(min=50, help="rows sampled per table")] = 300,
+) -> None:
+    """Fit the chip family's calibration parameters on measured tables."""
+    from pathlib import Path
+
+    from tigris.cost.fit import fit, write
+
+    c = catalog.chip(chip)
+    folder = Path(tables)
+    paths = sorted(folder.glob("*.parquet"))
+    if not paths:
+        raise SpecError(tables, "", None, "no .parquet tables in this folder")
+    console = Console(stderr=True)
+    cal, losses = fit(c, paths, sample=sample, progress=lambda s: console.print(f"[dim]{s}[/dim]"))
+    command = f"tigris calibrate --chip {chip} {tables} --sample {sample}"
+    target = Path(out) if out else None
+    if target is None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as d:
+            tmp = Path(d) / "cal.yaml"
+            write(tmp, c.family or "default", cal, paths, command)
+            sys.stdout.write(tmp.read_text())
+        return
+    tmp = target.with_suffix(".tmp")
+    write(tmp, c.family or "default", cal, paths, command)
+    tmp.replace(target)  # no partial file on interruption
+    console.print(f"wrote {target} (losses {losses})")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user mistakes become one line on stderr and exit code 2."""
     try:
@@ -230,6 +387,9 @@ def main(argv: list[str] | None = None) -> None:
     except SpecError as exc:
         sys.stderr.write(f"tigris: error: {exc}\n")
         raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        sys.stderr.write("tigris: interrupted\n")
+        raise SystemExit(130) from None
     except SystemExit as exc:
         if exc.code not in (0, None):
             raise

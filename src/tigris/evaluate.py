@@ -76,7 +76,9 @@ def compare_one(c: Chip, sc: Scenario) -> Comparison:
     end = step_cost(system, llm, Decode.uniform(sc.batch, sc.isl + sc.osl), par)
     total_s = batch_prefill.time_s + sc.osl * decode.time_s
     mem = end.memory
-    used = mem.weights_B + mem.kv_cache_B + max(mem.activations_B, batch_prefill.memory.activations_B)
+    used = (
+        mem.weights_B + mem.kv_cache_B + max(mem.activations_B, batch_prefill.memory.activations_B)
+    )
     return Comparison(
         chip=c.name,
         chips=n,

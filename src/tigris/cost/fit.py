@@ -27,7 +27,6 @@ GROUPS = {
         "cache_efficiency",
         "overlap",
         "kernel_overhead_s",
-        "unit_latency_s",
     ),
     "attention": ("attention_overhead_s", "vector_efficiency", "unit_latency_s"),
     "nccl": ("link_efficiency", "link_latency_s"),
@@ -96,7 +95,9 @@ def fit(
                     val = loss(trial, kind)
                     if val < best:
                         best, cal = val, trial
-                progress(f"{kind} round {r + 1}: {name} = {getattr(cal, name):.4g}, loss {best:.4f}")
+                progress(
+                    f"{kind} round {r + 1}: {name} = {getattr(cal, name):.4g}, loss {best:.4f}"
+                )
         losses[kind] = best
     return cal, losses
 

@@ -21,7 +21,7 @@ def plan_time(p: GemmPlan, res: Resources, cal: Calibration) -> float:
         bw = cache.bandwidth_Bps * cal.cache_efficiency
         cache_B = p.cache_read_B + p.dram_write_B + p.partial_B
         busiest = p.cache_read_busiest_B + p.partial_B / max(p.cores_used, 1)
-        parts.append(max(cache_B / bw, busiest * cores / bw))
+        parts.append(max(cache_B / bw, busiest / res.port_Bps))
     else:
         dram_B += p.partial_B
     parts.append(dram_B / (res.main.bandwidth_Bps * cal.memory_efficiency))
@@ -40,10 +40,9 @@ def plan_cost(op: Gemm, p: GemmPlan, res: Resources, cal: Calibration, rc: str) 
     dram_B = p.dram_read_B + p.dram_write_B
     if cache is not None:
         cache_B = p.cache_read_B + p.dram_write_B + p.partial_B
-        port = cache.bandwidth_Bps * cal.cache_efficiency / cores  # each core's share
         memory_s[cache.name] = max(
             cache_B / (cache.bandwidth_Bps * cal.cache_efficiency),
-            (p.cache_read_busiest_B + p.partial_B / max(p.cores_used, 1)) / port,
+            (p.cache_read_busiest_B + p.partial_B / max(p.cores_used, 1)) / res.port_Bps,
         )
         moved[cache.name] = cache_B
     else:

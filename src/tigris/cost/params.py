@@ -82,7 +82,8 @@ def for_chip(chip: Chip) -> tuple[Calibration, str]:
     fam = chip.family
     if fam and (DIR / f"{fam}.yaml").exists():
         f = load(fam)
-        return f.params, f"{fam} (fitted on {', '.join(f.fitted_on) or 'nothing'})"
+        where = sorted({s.split("/")[0] for s in f.fitted_on})
+        return f.params, f"{fam}, fitted on {', '.join(where) or 'nothing'}"
     f = load("default")
     why = f"no measurements for family {fam!r}" if fam else "chip names no family"
-    return f.params, f"default ({why}; GPU-like defaults)"
+    return f.params, f"defaults ({why})"

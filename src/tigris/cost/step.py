@@ -137,8 +137,14 @@ def shard(op: Op, par: Parallel) -> list[Op]:
         kv = op.kv_heads if op.kv_heads == 1 else _div(op.kv_heads, tp)
         return [replace(op, heads=heads, kv_heads=min(kv, heads))]
     if isinstance(op, Vector) and op.kind in ("swiglu", "gelu"):
-        return [replace(op, elements=_div(op.elements, tp), read_bytes=op.read_bytes / tp,
-                        write_bytes=op.write_bytes / tp)]
+        return [
+            replace(
+                op,
+                elements=_div(op.elements, tp),
+                read_bytes=op.read_bytes / tp,
+                write_bytes=op.write_bytes / tp,
+            )
+        ]
     return [op]
 
 
@@ -150,8 +156,9 @@ def _collectives(op: Op, llm: LLM, par: Parallel) -> list[Collective]:
     act = llm.precision.activations.bytes
     out: list[Collective] = []
     if par.tp > 1 and (name in ROW or (name == "expert_down" and par.ep == 1)):
-        out.append(Collective(f"{name}.all_reduce", "all_reduce", op.m * op.n * act, par.tp,
-                              op.count))
+        out.append(
+            Collective(f"{name}.all_reduce", "all_reduce", op.m * op.n * act, par.tp, op.count)
+        )
     if par.ep > 1 and name == "expert_down":
         tokens = sum(op.rows) * par.ep  # tokens x top_k over the whole ep group
         size = tokens * op.n * act / par.ep

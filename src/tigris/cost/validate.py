@@ -94,7 +94,7 @@ def read_table(path: str | Path):  # -> pandas.DataFrame
         raise SpecError(str(p), "", None, f"cannot read table ({type(exc).__name__})") from None
 
 
-def table_kind(df, path: str) -> str:  # noqa: ANN001
+def table_kind(df, path: str) -> str:
     cols = set(df.columns)
     for kind, need in COLUMNS.items():
         if need <= cols:
@@ -107,7 +107,7 @@ def table_kind(df, path: str) -> str:  # noqa: ANN001
     )
 
 
-def rows(df, kind: str, chip: Chip) -> Iterator[Row]:  # noqa: ANN001
+def rows(df, kind: str, chip: Chip) -> Iterator[Row]:
     if kind == "gemm":
         for m, n, k, dt, lat in zip(df.m, df.n, df.k, df.gemm_dtype, df.latency, strict=True):
             pair = GEMM_DTYPES.get(dt)
@@ -147,7 +147,15 @@ def rows(df, kind: str, chip: Chip) -> Iterator[Row]:  # noqa: ANN001
                 yield Row(None, group, lat * MS, f"unknown op_name {name!r}")
                 continue
             op = Attention(
-                str(name), q_lens, past, int(h), int(kvh), int(d), int(d), q, kv,
+                str(name),
+                q_lens,
+                past,
+                int(h),
+                int(kvh),
+                int(d),
+                int(d),
+                q,
+                kv,
                 window=int(win) or None,
             )
             yield Row(op, group, lat * MS)
@@ -187,7 +195,7 @@ def metrics(pred: np.ndarray, meas: np.ndarray) -> dict[str, float]:
 
 
 def predict(
-    df, kind: str, chip: Chip, cal: Calibration | None = None  # noqa: ANN001
+    df, kind: str, chip: Chip, cal: Calibration | None = None
 ) -> tuple[list[Row], np.ndarray]:
     """Each row and its predicted seconds (NaN where skipped)."""
     out_rows = list(rows(df, kind, chip))

@@ -197,9 +197,7 @@ def _sizes(base: int, limit: int, exhaustive: bool) -> list[int]:
     return [lo << i for i in range(12) if lo << i <= cap]
 
 
-def candidates(
-    shape: GemmShape, res: Resources, exhaustive: bool = False
-) -> Iterator[GemmMapping]:
+def candidates(shape: GemmShape, res: Resources, exhaustive: bool = False) -> Iterator[GemmMapping]:
     """Placements worth trying. Pruned: tile edges at powers of two up to twice the problem
     edge, split-k only to fill idle cores (the nearest powers of two). `exhaustive` walks
     every multiple of a quarter fragment and every split up to 64 instead. Loop order and

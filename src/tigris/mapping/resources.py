@@ -17,6 +17,10 @@ from tigris.spec.chip import Chip
 # An on-chip level whose bandwidth the spec leaves out is assumed to deliver this many bytes
 # per core per cycle (the GA100 L2 gives 5,120 B/clk to 108 SMs, ~47 B per SM; LLMCompass).
 ASSUMED_ONCHIP_B_PER_CORE_CYCLE = 48.0
+# A core draws at most this many bytes per cycle from the chip-wide levels (a GPU SM's L1
+# fill path is 64 B/clk) unless its staging memory's bandwidth is given. A per-core figure:
+# more cores bring more ports; the level's own bandwidth caps them all together.
+PORT_B_PER_CYCLE = 64.0
 # Element-wise rate of a chip whose spec lists no vector engine, as a fraction of matrix peak.
 NO_VECTOR_FRACTION = 1.0 / 16.0
 # MMA engines (tensor cores) are fed in fragments of this many rows and columns.
@@ -84,6 +88,11 @@ class Resources:
         if self.special_per_core_s > 0:
             return self.special_per_core_s * self.cores
         return self.vector_flops("fp32") / 4.0
+
+    @property
+    def port_Bps(self) -> float:
+        """Bytes per second one core can draw from the chip-wide levels."""
+        return max(PORT_B_PER_CYCLE * self.clock_Hz, self.stage_Bps or 0.0)
 
     @property
     def cache(self) -> Level | None:

@@ -160,7 +160,6 @@ class Vector:
         return self.elements * self.flops_per_element
 
 
-
 @dataclass(frozen=True, slots=True)
 class Footprint:
     """Memory a step needs on one replica, bytes."""

@@ -1,0 +1,216 @@
+"""The oracle's physics, by property tests over random chips and ops, and its mapping search."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tigris
+from tigris.cost.gemm import gemm_cost
+from tigris.cost.oracle import evaluate
+from tigris.cost.params import Calibration
+from tigris.dtypes import DType
+from tigris.mapping.gemm import GemmShape, plan, rate_class, search
+from tigris.mapping.resources import resources
+from tigris.spec.chip import Chip
+from tigris.workload.ops import Attention, Collective, Gemm, Vector
+
+CAL = Calibration()
+
+
+def make_chip(
+    cores: int = 32,
+    systolic: bool = False,
+    macs: float = 512.0,
+    clock: float = 1.5e9,
+    stage_kib: float = 192.0,
+    cache_mib: float = 32.0,
+    cache_tbs: float = 6.0,
+    hbm_tbs: float = 2.0,
+) -> Chip:
+    engine = (
+        {"kind": "systolic", "count": 1, "shape": [32, 32], "macs_per_pe": {"bf16": macs / 512}}
+        if systolic
+        else {"kind": "mma", "count": 4, "macs_per_cycle": {"bf16": macs}}
+    )
+    return Chip.model_validate(
+        {
+            "name": "random",
+            "vendor": "test",
+            "clock": clock,
+            "cores": {
+                "count": cores,
+                "matrix": [engine],
+                "vector": [{"lanes": 32, "flops_per_lane": {"fp32": 2}, "special_per_cycle": 4}],
+            },
+            "memory": [
+                {"name": "smem", "kind": "shared", "scope": "core", "capacity": stage_kib * 1024},
+                {
+                    "name": "l2",
+                    "kind": "cache",
+                    "scope": "chip",
+                    "capacity": cache_mib * 2**20,
+                    "bandwidth": cache_tbs * 1e12,
+                },
+                {
+                    "name": "hbm",
+                    "kind": "hbm",
+                    "scope": "chip",
+                    "capacity": 80e9,
+                    "bandwidth": hbm_tbs * 1e12,
+                },
+            ],
+        }
+    )
+
+
+chip_args = st.fixed_dictionaries(
+    {
+        "cores": st.integers(1, 160),
+        "systolic": st.booleans(),
+        "macs": st.sampled_from([128.0, 256.0, 512.0, 1024.0]),
+        "clock": st.floats(0.5e9, 2.5e9),
+        "stage_kib": st.sampled_from([64.0, 128.0, 228.0, 1024.0]),
+        "cache_mib": st.sampled_from([4.0, 40.0, 128.0]),
+        "cache_tbs": st.floats(1.0, 20.0),
+        "hbm_tbs": st.floats(0.2, 8.0),
+    }
+)
+gemms = st.builds(
+    lambda m, n, k: Gemm("g", m, n, k, DType.bf16, DType.bf16, DType.bf16),
+    st.integers(1, 9000),
+    st.integers(1, 9000),
+    st.integers(1, 9000),
+)
+attentions = st.builds(
+    lambda b, q, past, kvh, group, d: Attention(
+        "a", (q,) * b, (past,) * b, kvh * group, kvh, d, d, DType.bf16, DType.bf16
+    ),
+    st.integers(1, 32),
+    st.integers(1, 2048),
+    st.integers(0, 8192),
+    st.integers(1, 16),
+    st.sampled_from([1, 2, 4, 8]),
+    st.sampled_from([64, 128, 256]),
+)
+vectors = st.builds(
+    lambda e: Vector("v", "swiglu", e, 4.0, e * 4.0, e * 2.0, special_per_element=1.0),
+    st.integers(1, 10**8),
+)
+ops = st.one_of(gemms, attentions, vectors)
+
+
+def _floor_ok(cost) -> bool:
+    return cost.time_s >= cost.floor_s * (1 - 1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(chip_args, ops)
+def test_time_is_never_below_the_physics_floor(args, op):
+    chip = make_chip(**args)
+    cost = evaluate(op, chip, CAL)
+    res = resources(chip)
+    assert _floor_ok(cost)
+    # an independent floor: peak compute, and unique bytes at main-memory bandwidth at best
+    if isinstance(op, Gemm):
+        peak = res.matrix_flops(rate_class(op, res))
+        unique = op.a_bytes + op.b_bytes + op.out_bytes
+        assert cost.time_s >= op.flops / peak
+        assert cost.time_s >= unique / res.main.bandwidth_Bps
+    if isinstance(op, Attention):
+        assert cost.time_s >= op.flops / res.matrix_flops("bf16")
+        assert cost.time_s >= (op.kv_bytes + op.q_bytes) / res.main.bandwidth_Bps
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    chip_args,
+    ops,
+    st.sampled_from(["cores", "macs", "stage_kib", "cache_mib", "cache_tbs", "hbm_tbs"]),
+    st.floats(1.01, 4.0),
+)
+def test_more_of_any_resource_never_makes_an_op_slower(args, op, knob, factor):
+    base = evaluate(op, make_chip(**args), CAL).time_s
+    more = dict(args)
+    more[knob] = math.ceil(args[knob] * factor) if knob == "cores" else args[knob] * factor
+    if knob == "macs":
+        more[knob] = args[knob] * 2  # engine rates come in powers of two
+    faster = evaluate(op, make_chip(**more), CAL).time_s
+    assert faster <= base * (1 + 1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(chip_args, ops)
+def test_energy_is_positive_the_sum_of_its_parts_and_repeatable(args, op):
+    chip = make_chip(**args)
+    a = evaluate(op, chip, CAL)
+    b = evaluate(op, make_chip(**args), CAL)  # a new but equal spec object
+    assert all(v >= 0 for v in a.energy.values())
+    assert a.energy_J == pytest.approx(sum(a.energy.values()))
+    assert a.energy_J > 0
+    assert a == b
+
+
+def test_pruned_mapping_search_matches_brute_force_on_small_shapes():
+    for systolic in (False, True):
+        res = resources(make_chip(cores=8, systolic=systolic))
+        for m, n, k in [(1, 64, 64), (17, 96, 200), (64, 64, 512), (100, 300, 70), (256, 128, 32)]:
+            op = Gemm("g", m, n, k, DType.bf16, DType.bf16, DType.bf16)
+            fast = gemm_cost(op, res, CAL).time_s
+            brute = gemm_cost(op, res, CAL, exhaustive=True).time_s
+            assert brute <= fast * (1 + 1e-9)
+            assert fast <= brute * 1.10, (systolic, m, n, k, fast, brute)
+
+
+def test_plan_counts_follow_the_tiling():
+    res = resources(make_chip(cores=4))
+    op = Gemm("g", 256, 256, 128, DType.bf16, DType.bf16, DType.bf16)
+    shape = GemmShape.of(op)
+    from tigris.mapping.gemm import GemmMapping
+
+    p = plan(shape, res, "bf16", GemmMapping(128, 128, 64))
+    assert p.tiles == 4 and p.waves == 1
+    assert p.macs == 256 * 256 * 128
+    # each tile streams 128 x 128 of A and of B (2 bytes each)
+    assert p.cache_read_B == pytest.approx(4 * 2 * 128 * 128 * 2)
+    assert p.dram_read_B >= op.a_bytes + op.b_bytes
+    assert p.dram_write_B == op.out_bytes
+
+
+def test_split_k_is_chosen_for_a_decode_gemm_on_many_cores():
+    res = resources(tigris.chip("h100-sxm"))
+    op = Gemm("g", 1, 4096, 8192, DType.bf16, DType.bf16, DType.bf16)
+    best = search(op, res, lambda p: -p.cores_used)
+    assert best.cores_used == res.cores or best.tiles >= res.cores // 2
+
+
+def test_big_gemm_is_compute_bound_and_decode_gemm_memory_bound():
+    h100 = tigris.chip("h100-sxm")
+    big = evaluate(Gemm("g", 8192, 8192, 8192, DType.bf16, DType.bf16, DType.bf16), h100)
+    small = evaluate(Gemm("g", 1, 8192, 8192, DType.bf16, DType.bf16, DType.bf16), h100)
+    assert big.bound == "compute"
+    assert small.bound == "hbm"
+    assert 0.5 < big.utilisation <= 1.0
+
+
+def test_collective_time_grows_with_size_and_has_a_latency_floor():
+    h100 = tigris.chip("h100-sxm")
+    sizes = [2**i for i in range(10, 31, 4)]
+    times = [evaluate(Collective("ar", "all_reduce", s, 8), h100).time_s for s in sizes]
+    assert times == sorted(times)
+    assert times[0] >= CAL.kernel_overhead_s
+    big = evaluate(Collective("ar", "all_reduce", 2**30, 8), h100)
+    # ring all-reduce moves 2(p-1)/p of the buffer over each chip's links
+    assert big.time_s >= 2 * 7 / 8 * 2**30 / h100.scaleup.bandwidth_Bps
+
+
+def test_fp8_needs_an_fp8_engine():
+    a100, h100 = tigris.chip("a100-sxm"), tigris.chip("h100-sxm")
+    op = Gemm("g", 8192, 8192, 8192, DType.fp8_e4m3, DType.fp8_e4m3, DType.bf16)
+    assert rate_class(op, resources(a100)) == "bf16"
+    assert rate_class(op, resources(h100)) == "fp8"
+    bf = Gemm("g", 8192, 8192, 8192, DType.bf16, DType.bf16, DType.bf16)
+    assert evaluate(op, h100).time_s < 0.7 * evaluate(bf, h100).time_s

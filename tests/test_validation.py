@@ -1,0 +1,71 @@
+"""Accuracy on a fixed sample of ../shared/measured, and the `tigris validate` command.
+
+The bounds below are REGRESSION GUARDS at the accuracy this version reaches (README,
+"Accuracy"), not issue 3's targets, which it does not yet meet for every table. Tighten them
+as the model improves; never loosen them to make a change pass.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import tigris
+from tigris.cli import main
+from tigris.cost.validate import predict, read_table, report, table_kind
+
+PER_TABLE = 250  # rows sampled per table: 8 tables, 2,000 rows
+# (chip, table) -> (median |err| %, P90 |err| %, Spearman) guards
+GUARDS = {
+    ("h100-sxm", "gemm_perf"): (30, 80, 0.95),
+    ("h100-sxm", "context_attention_perf"): (70, 200, 0.9),
+    ("h100-sxm", "generation_attention_perf"): (70, 200, 0.8),
+    ("h100-sxm", "nccl_perf"): (30, 60, 0.9),
+    ("a100-sxm", "gemm_perf"): (30, 90, 0.9),
+    ("a100-sxm", "context_attention_perf"): (25, 60, 0.97),
+    ("a100-sxm", "generation_attention_perf"): (35, 150, 0.85),
+    ("a100-sxm", "nccl_perf"): (30, 60, 0.9),
+}
+
+
+@pytest.mark.parametrize(("chip", "table"), sorted(GUARDS))
+def test_sampled_accuracy_holds(shared, chip, table):
+    path = shared / "measured" / chip.replace("-", "_") / f"{table}.parquet"
+    df = read_table(path)
+    df = df.iloc[np.sort(np.random.default_rng(0).choice(len(df), PER_TABLE, replace=False))]
+    rows, pred = predict(df, table_kind(df, str(path)), tigris.chip(chip))
+    res = report(rows, pred)
+    med, p90, rho = GUARDS[(chip, table)]
+    assert res["skipped"] == 0
+    assert res["median_abs_pct_err"] <= med
+    assert res["p90_abs_pct_err"] <= p90
+    assert res["spearman"] >= rho
+
+
+def test_validate_json_schema_on_a_chip_never_calibrated(shared, tmp_path, capsys):
+    """Any table of the schema, any catalog chip: the H100 NCCL table read as if on an MI300X."""
+    path = shared / "measured" / "h100_sxm" / "nccl_perf.parquet"
+    main(["validate", "--chip", "mi300x", "--table", str(path), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    for key in ("rows", "skipped", "median_abs_pct_err", "p90_abs_pct_err", "spearman", "groups"):
+        assert key in doc
+    assert doc["rows"] + doc["skipped"] == 1008
+    assert {g["op"] for g in doc["groups"]} == {
+        "all_gather",
+        "all_reduce",
+        "alltoall",
+        "reduce_scatter",
+    }
+
+
+def test_validate_refuses_a_table_of_another_schema(tmp_path, capsys):
+    bad = tmp_path / "x.csv"
+    bad.write_text("a,b\n1,2\n")
+    with pytest.raises(SystemExit) as exc:
+        main(["validate", "--chip", "h100-sxm", "--table", str(bad)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "x.csv" in err and "not a GEMM, attention or NCCL table" in err
+    assert "Traceback" not in err
