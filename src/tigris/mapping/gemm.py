@@ -199,7 +199,7 @@ def _sizes(base: int, limit: int, exhaustive: bool) -> list[int]:
 
 def candidates(shape: GemmShape, res: Resources, exhaustive: bool = False) -> Iterator[GemmMapping]:
     """Placements worth trying. Pruned: tile edges at powers of two up to twice the problem
-    edge, split-k only to fill idle cores (the nearest powers of two). `exhaustive` walks
+    edge, split-k only to fill idle cores (powers of two up to twice the fill). `exhaustive` walks
     every multiple of a quarter fragment and every split up to 64 instead. Loop order and
     raster block are chosen inside `plan`, where their best is known in closed form."""
     tk = tile_k(res, shape)
@@ -219,7 +219,8 @@ def candidates(shape: GemmShape, res: Resources, exhaustive: bool = False) -> It
                 splits = list(range(1, min(max_split, 64) + 1))
             elif out_tiles < res.cores:
                 want = 1 << max(0, math.ceil(math.log2(res.cores / out_tiles)))
-                splits += [x for x in (want // 2, want, want * 2) if 1 < x <= max_split]
+                # every power of two up to twice the fill: more cores never lose a choice
+                splits += [1 << i for i in range(1, want.bit_length() + 1) if 1 << i <= max_split]
             for s in sorted(set(splits)):
                 for df in dataflows:
                     yield GemmMapping(tm, tn, tk, s, dataflow=df)
