@@ -114,12 +114,7 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
                 overhead = cal.attention_overhead_s + (cal.kernel_overhead_s if split > 1 else 0)
                 time_s = overhead + combine(compute_s, memory_s, cal.overlap, latency)
                 if best is None or time_s < best.time_s:
-                    parts = {"compute": op.flops * energy.per_flop(rc)}
-                    if cache is not None:
-                        parts[cache.name] = moved[cache.name] * energy.per_byte(
-                            cache.kind, cache.energy_J_per_B
-                        )
-                    parts[main.name] = dram_B * energy.per_byte(main.kind, main.energy_J_per_B)
+                    parts = energy.parts(op.flops, rc, moved, [cache, main])
                     best = Cost(
                         time_s=time_s,
                         compute_s=compute_s,

@@ -35,6 +35,16 @@ J_PER_BYTE = {  # by memory kind
 }
 
 
+def parts(flops: float, rate_class: str, moved: dict[str, float], levels: list) -> dict[str, float]:
+    """Energy by part: the arithmetic, then each level's bytes (levels: objects with
+    name, kind and energy_J_per_B, as `mapping.resources.Level`)."""
+    out = {"compute": flops * per_flop(rate_class)}
+    for lv in levels:
+        if lv is not None and lv.name in moved:
+            out[lv.name] = moved[lv.name] * per_byte(lv.kind, lv.energy_J_per_B)
+    return out
+
+
 def per_flop(rate_class: str) -> float:
     return J_PER_FLOP.get(rate_class, J_PER_FLOP["fp32"])
 

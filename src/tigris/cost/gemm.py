@@ -58,10 +58,7 @@ def plan_cost(op: Gemm, p: GemmPlan, res: Resources, cal: Calibration, rc: str) 
     peak = res.matrix_flops(rc)
     unique = op.a_bytes + op.b_bytes + op.out_bytes
     floor = max(op.flops / peak, unique / main.bandwidth_Bps)
-    parts = {"compute": op.flops * energy.per_flop(rc)}
-    if cache is not None:
-        parts[cache.name] = moved[cache.name] * energy.per_byte(cache.kind, cache.energy_J_per_B)
-    parts[main.name] = dram_B * energy.per_byte(main.kind, main.energy_J_per_B)
+    parts = energy.parts(op.flops, rc, moved, [cache, main])
     return Cost(
         time_s=time_s,
         compute_s=compute_s,

@@ -24,12 +24,12 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 
 from tigris.cost.model import Cost, total
-from tigris.cost.oracle import calibration, evaluate
-from tigris.cost.params import Calibration
+from tigris.cost.oracle import evaluate
+from tigris.cost.params import Calibration, for_chip
 from tigris.spec.system import System
 from tigris.workload.llm import LLM
 from tigris.workload.ops import Attention, Collective, Gemm, Op, Vector
-from tigris.workload.step import Step, footprint, ops
+from tigris.workload.step import Step, footprint, ops, sequences
 
 COLUMN = {"qkv", "q", "q_b", "kv_b", "index_q", "mlp_up", "shared_expert_up", "lm_head"}
 ROW = {"o", "mlp_down", "shared_expert_down"}
@@ -179,10 +179,9 @@ def step_cost(
     need = par.tp * par.pp * par.ep if par.tp > 1 and par.ep > 1 else par.chips
     if need > system.count:
         raise ValueError(f"tp x pp x ep needs {need} chips; the system has {system.count}")
-    cal = cal or calibration(chip)
-    from tigris.cost.params import for_chip
-
-    cal_note = for_chip(chip)[1] if cal == calibration(chip) else "user-given calibration"
+    family_cal, family_note = for_chip(chip)
+    cal = cal or family_cal
+    cal_note = family_note if cal == family_cal else "user-given calibration"
     has_vector = bool(chip.cores.vector)
     per_chip: list[OpCost] = []
     prev: Op | None = None
@@ -201,19 +200,13 @@ def step_cost(
                 per_chip.append(OpCost(coll, evaluate(coll, system, cal)))
     if par.pp > 1:
         act = llm.precision.activations.bytes
-        t = sum(q for q, _ in _seqs(step))
+        t = sum(q for q, _ in sequences(step))
         hop = Collective("pipeline.send", "send_recv", t * llm.hidden * act, 2, par.pp - 1)
         per_chip.append(OpCost(hop, evaluate(hop, system, cal)))
     # pp: every stage runs in turn for one micro-batch: the chip's share times pp
     stage = total([oc.cost.scaled(oc.op.count) for oc in per_chip])
     whole = stage.scaled(par.pp) if par.pp > 1 else stage
     return StepCost(tuple(per_chip), whole, _memory(system, llm, step, par), par, cal_note)
-
-
-def _seqs(step: Step) -> list[tuple[int, int]]:
-    from tigris.workload.step import sequences
-
-    return sequences(step)
 
 
 def _memory(system: System, llm: LLM, step: Step, par: Parallel) -> Memory:

@@ -35,10 +35,7 @@ def vector_cost(op: Vector, res: Resources, cal: Calibration, fused: bool = Fals
         op.flops / res.vector_flops("fp32"),
         *(moved.get(lv.name, 0.0) / lv.bandwidth_Bps for lv in (cache, main) if lv),
     )
-    parts = {"compute": op.flops * energy.per_flop("fp32")}
-    for lv in (cache, main):
-        if lv is not None and lv.name in moved:
-            parts[lv.name] = moved[lv.name] * energy.per_byte(lv.kind, lv.energy_J_per_B)
+    parts = energy.parts(op.flops, "fp32", moved, [cache, main])
     return Cost(
         time_s=time_s,
         compute_s=compute_s,
