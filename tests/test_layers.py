@@ -13,6 +13,7 @@ ORDER = [
     "workload",
     "mapping",
     "cost",
+    "measure",
     "physical",
     "serve",
     "train",

@@ -380,6 +380,61 @@ def calibrate(
     console.print(f"wrote {target} (losses {losses})")
 
 
+@app.command()
+def measure(
+    out: Annotated[str, typer.Option(help="folder for the tables (resumes a run left there)")],
+    ops: Annotated[str, typer.Option(help="comma list of gemm,attention,vector,layer,nccl")] = (
+        "gemm,attention,vector,layer,nccl"
+    ),
+    quick: Annotated[bool, typer.Option("--quick", help="a few minutes' subset of shapes")] = False,
+    device: Annotated[str, typer.Option(help="auto, cuda or cpu")] = "auto",
+    model: Annotated[
+        str | None, typer.Option(help="packaged model for the decoder-layer table")
+    ] = None,
+    ranks: Annotated[
+        int | None, typer.Option(min=1, help="processes for the collectives (default: GPUs)")
+    ] = None,
+) -> None:
+    """Time this machine's GPU into tables of the measured schema (needs tigris[measure])."""
+    from pathlib import Path
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from tigris.measure.run import measure as run
+    from tigris.measure.run import parse_ops
+
+    if device not in ("auto", "cuda", "cpu"):
+        raise SpecError("tigris measure", "--device", device, "choose auto, cuda or cpu")
+    chosen = parse_ops(ops)
+    console = Console(stderr=True)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(table: str, done: int, total: int) -> None:
+            if table not in tasks:
+                tasks[table] = bar.add_task(table, total=total)
+            bar.update(tasks[table], completed=done, total=total)
+
+        try:
+            summary = run(Path(out), chosen, quick, device, model, ranks, progress)
+        except KeyboardInterrupt:
+            console.print(f"interrupted: finished rows are kept in {out}; run again to resume")
+            raise
+    for name, n in summary.rows.items():
+        console.print(f"{name}: {n:,} rows -> {Path(out) / (name + '.parquet')}")
+    if not summary.power:
+        console.print("[dim]board power: no NVML or nvidia-smi here, not recorded[/dim]")
+    if summary.failed:
+        console.print(f"[yellow]{len(summary.failed)} rows failed; see metadata.json[/yellow]")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user mistakes become one line on stderr and exit code 2."""
     try:
