@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from tigris.cost.model import Cost, total
@@ -167,25 +168,32 @@ def _collectives(op: Op, llm: LLM, par: Parallel) -> list[Collective]:
     return out
 
 
-def step_cost(
-    system: System,
-    llm: LLM,
-    step: Step,
-    par: Parallel | None = None,
-    cal: Calibration | None = None,
-) -> StepCost:
-    par = par or Parallel()
-    chip = system.chip
+def _check(system: System, par: Parallel) -> None:
     need = par.tp * par.pp * par.ep if par.tp > 1 and par.ep > 1 else par.chips
     if need > system.count:
         raise ValueError(f"tp x pp x ep needs {need} chips; the system has {system.count}")
-    family_cal, family_note = for_chip(chip)
-    cal = cal or family_cal
-    cal_note = family_note if cal == family_cal else "user-given calibration"
+
+
+def chip_ops(
+    system: System,
+    llm: LLM,
+    step: Step,
+    par: Parallel,
+    cal: Calibration,
+    select: Callable[[Op], bool] | None = None,
+) -> list[OpCost]:
+    """One chip's ops for one pipeline stage, each with its cost, collectives in place.
+
+    `select` keeps only the model ops it accepts (with the collectives that follow them):
+    the serving simulator costs a step's attention and the rest apart.
+    """
+    chip = system.chip
     has_vector = bool(chip.cores.vector)
     per_chip: list[OpCost] = []
     prev: Op | None = None
     for op in ops(llm, step):
+        if select is not None and not select(op):
+            continue
         for piece in shard(op, par):
             piece = replace(piece, count=_div(piece.count, par.pp)) if piece.count > 1 else piece
             fused = (
@@ -198,18 +206,40 @@ def step_cost(
             prev = piece
             for coll in _collectives(piece, llm, par):
                 per_chip.append(OpCost(coll, evaluate(coll, system, cal)))
-    if par.pp > 1:
+    if par.pp > 1 and select is None:
         act = llm.precision.activations.bytes
         t = sum(q for q, _ in sequences(step))
         hop = Collective("pipeline.send", "send_recv", t * llm.hidden * act, 2, par.pp - 1)
         per_chip.append(OpCost(hop, evaluate(hop, system, cal)))
+    return per_chip
+
+
+def calibration(system: System, cal: Calibration | None) -> tuple[Calibration, str]:
+    """The calibration to use and what to call it: the chip family's unless one is given."""
+    family_cal, family_note = for_chip(system.chip)
+    if cal is None or cal == family_cal:
+        return family_cal, family_note
+    return cal, "user-given calibration"
+
+
+def step_cost(
+    system: System,
+    llm: LLM,
+    step: Step,
+    par: Parallel | None = None,
+    cal: Calibration | None = None,
+) -> StepCost:
+    par = par or Parallel()
+    _check(system, par)
+    cal, cal_note = calibration(system, cal)
+    per_chip = chip_ops(system, llm, step, par, cal)
     # pp: every stage runs in turn for one micro-batch: the chip's share times pp
     stage = total([oc.cost.scaled(oc.op.count) for oc in per_chip])
     whole = stage.scaled(par.pp) if par.pp > 1 else stage
-    return StepCost(tuple(per_chip), whole, _memory(system, llm, step, par), par, cal_note)
+    return StepCost(tuple(per_chip), whole, memory(system, llm, step, par), par, cal_note)
 
 
-def _memory(system: System, llm: LLM, step: Step, par: Parallel) -> Memory:
+def memory(system: System, llm: LLM, step: Step, par: Parallel) -> Memory:
     fp = footprint(llm, step)
     kv_heads = max((layer.attention.kv_heads for layer in llm.layers), default=1)
     mla = any(layer.attention.kind == "mla" for layer in llm.layers)
