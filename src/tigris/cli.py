@@ -345,6 +345,238 @@ def validate(
             console.print(f"[dim]skipped {n}: {reason}[/dim]")
 
 
+def _deployment(model: str, system: str, tp: int, pp: int, ep: int, replicas: int, **kw: Any):
+    from pathlib import Path
+
+    from tigris.cost.step import Parallel
+    from tigris.serve import Deployment
+    from tigris.spec.system import load_system, single
+
+    llm = registry.model(model)
+    par = Parallel(tp, pp, ep if llm.is_moe else 1)
+    per = tp * pp * (par.ep if tp == 1 else 1)
+    if system.endswith((".yaml", ".yml")) or Path(system).exists():
+        sysm = load_system(system)
+    else:
+        chip = catalog.chip(system)
+        limit = chip.scaleup.max_domain if chip.scaleup else 1
+        count = per * replicas
+        if limit is not None and count > limit:
+            raise SpecError(
+                "--system", "count", count, f"exceeds {chip.name}'s scale-up domain; use a YAML"
+            )
+        sysm = single(chip, count)
+    if sysm.count < per:
+        raise SpecError("--system", "count", sysm.count, f"a replica needs {per} chips")
+    dep = Deployment(sysm, llm, par, **kw)
+    if dep.disaggregated and dep.replicas < 2:
+        raise SpecError("--replicas", "", replicas, "disaggregated serving needs 2 or more")
+    return dep
+
+
+def _requests(
+    trace: str,
+    rate: float,
+    cv: float,
+    clients: int,
+    requests: int | None,
+    duration: float,
+    isl: str,
+    osl: str,
+    seed: int,
+):
+    from tigris.serve.trace import ClosedLoop, lengths, read_trace, synthetic
+
+    if trace in ("poisson", "gamma"):
+        return synthetic(
+            trace,
+            rate,
+            None if requests else duration,
+            requests,
+            lengths(isl, "input", "--isl"),
+            lengths(osl, "output", "--osl"),
+            seed,
+            cv,
+        )
+    if trace == "closed":
+        n = requests or 4 * clients
+        return ClosedLoop(
+            clients, n, lengths(isl, "input", "--isl"), lengths(osl, "output", "--osl")
+        )
+    return read_trace(trace)
+
+
+def _serving_table(title: str, docs: list[dict[str, Any]], first: str) -> Table:
+    t = Table(title=title, box=box.SIMPLE_HEAVY)
+    cols = (
+        first,
+        "TTFT p50/p99 ms",
+        "TPOT p50/p99 ms",
+        "ITL p99 ms",
+        "e2e p50 s",
+        "out tok/s/chip",
+        "goodput req/s",
+        "SLO",
+    )
+    for c in cols:
+        t.add_column(c, justify="left" if c in (first, "SLO") else "right")
+    for d in docs:
+        t.add_row(
+            str(d["_label"]),
+            f"{d['ttft_ms']['p50']:,.0f} / {d['ttft_ms']['p99']:,.0f}",
+            f"{d['tpot_ms']['p50']:.1f} / {d['tpot_ms']['p99']:.1f}",
+            f"{d['itl_ms']['p99']:.1f}",
+            f"{d['e2e_ms']['p50'] / 1e3:,.1f}",
+            f"{d['output_tokens_per_s_per_chip']:,.0f}",
+            f"{d['slo']['goodput_requests_per_s']:.2f}",
+            "met" if d["slo"]["met"] else "missed",
+        )
+    return t
+
+
+@app.command()
+def serve(
+    model: Annotated[str, typer.Option(help="model name, HF id or config path")] = "llama-3.1-70b",
+    system: Annotated[str, typer.Option(help="catalog chip or system YAML")] = "h100-sxm",
+    tp: Annotated[int, typer.Option(min=1)] = 8,
+    pp: Annotated[int, typer.Option(min=1)] = 1,
+    ep: Annotated[int, typer.Option(min=1)] = 1,
+    replicas: Annotated[int, typer.Option(min=1, help="replicas (with a chip name)")] = 1,
+    trace: Annotated[
+        str, typer.Option(help="poisson, gamma, closed, or a .jsonl/.csv")
+    ] = "poisson",
+    rate: Annotated[float, typer.Option(help="requests/s (poisson, gamma)")] = 5.0,
+    cv: Annotated[float, typer.Option(help="gamma: coefficient of variation of gaps")] = 2.0,
+    clients: Annotated[int, typer.Option(min=1, help="closed loop: concurrent clients")] = 64,
+    requests: Annotated[int | None, typer.Option(min=1, help="requests in all")] = None,
+    duration: Annotated[float, typer.Option(help="seconds of traffic (open loop)")] = 600.0,
+    isl: Annotated[str, typer.Option(help="N, uniform:LO:HI, lognormal:MED:SIGMA, chat")] = "chat",
+    osl: Annotated[str, typer.Option(help="as --isl")] = "chat",
+    policy: Annotated[str, typer.Option(help="static, continuous or chunked")] = "chunked",
+    max_seqs: Annotated[int, typer.Option(min=1)] = 256,
+    max_batched_tokens: Annotated[int, typer.Option(min=16)] = 8192,
+    preemption: Annotated[str, typer.Option(help="recompute or swap")] = "recompute",
+    router: Annotated[str, typer.Option(help="round_robin or least_loaded")] = "least_loaded",
+    disaggregated: Annotated[bool, typer.Option("--disaggregated")] = False,
+    prefill_replicas: Annotated[int, typer.Option(min=1)] = 1,
+    slo: Annotated[
+        str, typer.Option(help="interactive, server, or ttft=MS,tpot=MS")
+    ] = "interactive",
+    sweep_rate: Annotated[
+        bool, typer.Option("--sweep-rate", help="latency-throughput curve")
+    ] = False,
+    seed: Annotated[int, typer.Option()] = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Simulate serving a trace on a system: latency percentiles, throughput, goodput."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress
+
+    from tigris.serve import run, timer_for
+    from tigris.serve.metrics import slo as find_slo
+    from tigris.serve.policy import POLICIES
+
+    for name, value, allowed in (
+        ("--policy", policy, tuple(POLICIES)),
+        ("--preemption", preemption, ("recompute", "swap")),
+        ("--router", router, ("round_robin", "least_loaded")),
+    ):
+        if value not in allowed:
+            raise SpecError(name, "", value, f"choose one of {', '.join(allowed)}")
+    target = find_slo(slo)
+    dep = _deployment(
+        model,
+        system,
+        tp,
+        pp,
+        ep,
+        replicas,
+        policy=policy,
+        max_seqs=max_seqs,
+        max_batched_tokens=max_batched_tokens,
+        preemption=preemption,
+        router=router,
+        disaggregated=disaggregated,
+        prefill_replicas=prefill_replicas,
+    )
+    console = Console(stderr=True)
+    with Progress(
+        "{task.description}", BarColumn(), MofNCompleteColumn(), console=console, transient=True
+    ) as bar:
+        task = bar.add_task("requests", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        def one(r: float) -> dict[str, Any]:
+            reqs = _requests(trace, r, cv, clients, requests, duration, isl, osl, seed)
+            doc = run(dep, reqs, target, seed, progress, timer=timer)
+            doc["_label"] = f"{r:g}/s" if trace in ("poisson", "gamma") else trace
+            doc["rate_per_s"] = r
+            return doc
+
+        first = _requests(trace, rate, cv, clients, requests, duration, isl, osl, seed)
+        longest = (
+            32768
+            if not isinstance(first, list)
+            else max((q.input_tokens + q.output_tokens for q in first), default=1)
+        )
+        timer = timer_for(dep, max(longest, 32768 if trace != "closed" else longest))
+        if not sweep_rate:
+            docs = [one(rate)]
+        else:
+            if trace not in ("poisson", "gamma"):
+                raise SpecError("--sweep-rate", "--trace", trace, "sweeps need poisson or gamma")
+            docs, r = [], rate / 8
+            while len(docs) < 12:
+                docs.append(one(r))
+                if not docs[-1]["slo"]["met"]:
+                    break
+                r *= 2
+            ok = [d["rate_per_s"] for d in docs if d["slo"]["met"]]
+            lo, hi = (max(ok) if ok else 0.0), docs[-1]["rate_per_s"]
+            for _ in range(4 if docs[-1]["slo"]["met"] is False and ok else 0):
+                mid = (lo + hi) / 2
+                d = one(mid)
+                docs.append(d)
+                lo, hi = (mid, hi) if d["slo"]["met"] else (lo, mid)
+            docs.sort(key=lambda d: d["rate_per_s"])
+    for d in docs:
+        d.pop("_label_unused", None)
+    head = {
+        "model": dep.llm.name,
+        "system": dep.system.chip.name,
+        "chips": dep.system.count,
+        "replicas": dep.replicas,
+        "tp": tp,
+        "pp": pp,
+        "ep": ep,
+        "policy": policy,
+        "trace": trace,
+        "seed": seed,
+    }
+    if as_json:
+        clean = [{k: v for k, v in d.items() if k != "_label"} for d in docs]
+        out: dict[str, Any] = {**head, "runs": clean} if sweep_rate else {**head, **clean[0]}
+        if sweep_rate:
+            met = [d["rate_per_s"] for d in docs if d["slo"]["met"]]
+            out["max_rate_meeting_slo_per_s"] = max(met) if met else 0.0
+        sys.stdout.write(json.dumps(out, indent=2, sort_keys=True) + "\n")
+        return
+    out_console = Console()
+    title = (
+        f"{dep.llm.name} on {dep.system.count} x {dep.system.chip.name} "
+        f"({dep.replicas} replica(s), tp {tp} pp {pp}, {policy}), SLO {target.name}"
+    )
+    out_console.print(_serving_table(title, docs, "rate" if sweep_rate else "trace"))
+    if sweep_rate:
+        met = [d["rate_per_s"] for d in docs if d["slo"]["met"]]
+        best = f"{max(met):.3g} requests/s" if met else "none of the rates tried"
+        out_console.print(f"highest rate meeting the {target.name} SLO: {best}")
+    for d in docs:
+        for why, n in d["dropped_reasons"].items():
+            out_console.print(f"[yellow]dropped {n}: {why}[/yellow]")
+
+
 @app.command()
 def calibrate(
     chip: Annotated[str, typer.Option(help="catalog chip the tables were measured on")],

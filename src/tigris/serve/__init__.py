@@ -42,6 +42,7 @@ def run(
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
     timer: tuple[StepTimer, KVCache] | None = None,
+    warmup: int = 0,
 ) -> dict[str, Any]:
     if isinstance(requests, ClosedLoop):
         longest = int(requests.isl.mean * 4 + requests.osl.mean * 4)
@@ -51,6 +52,6 @@ def run(
         longest = max((r.input_tokens + r.output_tokens for r in requests), default=1)
     step_timer, kv = timer or timer_for(cfg, longest)
     sim = simulate(cfg, step_timer, kv, requests, seed, progress)
-    doc = report(sim, cfg.replicas * cfg.chips_per_replica, target)
+    doc = report(sim, cfg.replicas * cfg.chips_per_replica, target, warmup=warmup)
     doc["calibration"] = step_timer.calibration
     return doc

@@ -66,8 +66,11 @@ def _ms(d: dict[str, float]) -> dict[str, float]:
     return {k: round(float(v) * 1e3, 6) for k, v in d.items()}
 
 
-def report(sim: Sim, chips: int, target: SLO, series_points: int = 400) -> dict[str, Any]:
-    done = sorted(sim.done, key=lambda s: s.req.id)
+def report(
+    sim: Sim, chips: int, target: SLO, series_points: int = 400, warmup: int = 0
+) -> dict[str, Any]:
+    """`warmup`: requests with a smaller id are left out of the latency figures."""
+    done = sorted((s for s in sim.done if s.req.id >= warmup), key=lambda s: s.req.id)
     arrive = np.array([s.req.arrival_s for s in done])
     first = np.array([s.first_token_s for s in done], dtype=float)
     fin = np.array([s.finish_s for s in done], dtype=float)

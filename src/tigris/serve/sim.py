@@ -62,6 +62,7 @@ class Deployment:
     disaggregated: bool = False
     prefill_replicas: int = 1
     step_overhead_s: float = 0.0  # the engine's fixed cost per step (scheduling, launch)
+    request_overhead_s: float = 0.0  # arrival to the scheduler's queue (HTTP, tokeniser)
 
     @property
     def chips_per_replica(self) -> int:
@@ -369,16 +370,18 @@ def simulate(
         def send(t: float) -> None:
             nonlocal sent
             if sent < total:
-                sim.push(t, KIND_ARRIVE, Request(sent, t, int(isl[sent]), int(osl[sent])))
+                req = Request(sent, t, int(isl[sent]), int(osl[sent]))
+                sim.push(t + cfg.request_overhead_s, KIND_ARRIVE, req)
                 sent += 1
 
         sim.on_free = send
-        for _ in range(min(loop.clients, total)):
-            send(0.0)
+        first = min(loop.clients, total)
+        for i in range(first):
+            send(i * loop.ramp_s / first)
     else:
         total = len(requests)
         for r in requests:
-            sim.push(r.arrival_s, KIND_ARRIVE, r)
+            sim.push(r.arrival_s + cfg.request_overhead_s, KIND_ARRIVE, r)
     limit = kv.blocks * cfg.block_tokens - 2 * cfg.block_tokens
     everyone = sim.front + sim.back
     reported = 0

@@ -1,0 +1,227 @@
+"""Replay measured serving runs (the schema of `silicon_sample.csv`) and score TTFT and TPOT.
+
+Each row is one benchmark: a model (Hugging Face id), a system (`h100_sxm` -> the catalog's
+h100-sxm), a precision, TP / PP / EP, an ISL and OSL, and `batch_size` concurrent clients in
+a closed loop (disaggregated rows name their concurrency in `silicon_data_source` and give
+the prefill and decode pools). We simulate `ROUNDS` requests per client with chunked prefill
+(every engine in the file batches that way: vLLM v1 and SGLang chunk, TensorRT-LLM's
+in-flight batching mixes context and generation) and compare the mean TTFT and mean TPOT
+with the measured ones.
+
+Clients start evenly spread over one request's duration (the steady state of a closed loop;
+the first round is left out as warm-up). The only engine-specific input is
+`ENGINE_REQUEST_OVERHEAD_S`: the time from a request's arrival to the engine's scheduler
+queue (HTTP server, tokeniser, scheduling latency), one figure per engine, fitted on this
+file by `fit_overheads` (the value minimising the median TTFT error, per engine); no row or
+model is tuned. Rows that cannot be modelled are skipped with their reason: a model we do not
+package, a chip not in the catalog, a precision the chip has no engines for, attention data
+parallelism, or prefill and decode pools of different parallelism.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tigris.cost.step import Parallel
+from tigris.cost.validate import metrics, read_table
+from tigris.dtypes import DType
+from tigris.errors import SpecError
+from tigris.serve import run, timer_for
+from tigris.serve.sim import Deployment
+from tigris.serve.trace import ClosedLoop, Lengths
+from tigris.spec import catalog
+from tigris.spec.system import ScaleOutNetwork, ScaleUpDomain, System
+from tigris.workload.models import model as find_model
+
+ROUNDS = 4
+MAX_BATCHED_TOKENS = 8192
+# Arrival to the scheduler's queue, per engine (see the module docstring).
+ENGINE_REQUEST_OVERHEAD_S = {"trtllm": 0.160, "vllm": 0.080, "sglang": 0.500}
+COLUMNS = {"model_path", "system", "isl", "osl", "silicon_ttft_ms", "silicon_tpot_ms"}
+PRECISION = {"fp8": DType.fp8_e4m3, "fp8_block": DType.fp8_e4m3, "nvfp4": DType.fp4}
+SYSTEMS = {"h100_sxm": "h100-sxm", "h200_sxm": "h200-sxm", "a100_sxm": "a100-sxm"}
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    deployment: Deployment
+    clients: int
+    isl: int
+    osl: int
+    ttft_s: float
+    tpot_s: float
+    backend: str
+
+
+def _num(row: dict[str, Any], key: str, default: float = 1.0) -> float:
+    v = row.get(key)
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return default
+    return float(v)
+
+
+def _concurrency(row: dict[str, Any]) -> int | None:
+    m = re.search(r"silicon_concurrency=(\d+)", str(row.get("silicon_data_source", "")))
+    if m:
+        return int(m.group(1))
+    c = _num(row, "batch_size", float("nan"))
+    return None if math.isnan(c) else int(c)
+
+
+def case(row: dict[str, Any]) -> Case | str:
+    """The deployment a row describes, or why it cannot be modelled."""
+    try:
+        llm = find_model(str(row["model_path"]))
+    except SpecError:
+        return f"model {row['model_path']} is not packaged"
+    name = SYSTEMS.get(str(row["system"]), str(row["system"]))
+    try:
+        chip = catalog.chip(name)
+    except SpecError:
+        return f"system {row['system']} is not a catalog chip"
+    quant = row.get("gemm_quant_mode")
+    fmt = PRECISION.get(str(quant)) if isinstance(quant, str) else None
+    if fmt is not None:  # weights stored so; a chip without such engines dequantises them
+        llm = llm.with_precision(weights=fmt, experts=fmt)
+    disagg = str(row.get("mode")) == "disagg"
+    p = "prefill_" if disagg else ""
+    if _num(row, f"{p}attention_dp_size") > 1 or (
+        disagg and _num(row, "decode_attention_dp_size") > 1
+    ):
+        return "attention data parallelism is not modelled"
+    tp, pp = int(_num(row, f"{p}tp_size")), int(_num(row, f"{p}pp_size"))
+    ep = max(1, int(_num(row, f"{p}moe_ep_size")))
+    if disagg and (tp, pp, ep) != (
+        int(_num(row, "decode_tp_size")),
+        int(_num(row, "decode_pp_size")),
+        max(1, int(_num(row, "decode_moe_ep_size"))),
+    ):
+        return "prefill and decode pools of different parallelism"
+    clients = _concurrency(row)
+    if clients is None:
+        return "no concurrency"
+    par = Parallel(tp, pp, ep if llm.is_moe else 1)
+    per = tp * pp * (par.ep if tp == 1 else 1)
+    replicas = (
+        int(_num(row, "prefill_num_workers")) + int(_num(row, "decode_num_workers"))
+        if disagg
+        else 1
+    )
+    domain = min(per * replicas, chip.scaleup.max_domain or 8) if chip.scaleup else 1
+    while (per * replicas) % domain:
+        domain -= 1
+    system = System(
+        chip=chip,
+        count=per * replicas,
+        scaleup=ScaleUpDomain(size=domain),
+        scaleout=ScaleOutNetwork.model_validate({"bandwidth": "400 Gb/s", "latency": "5 us"}),
+    )
+    backend = str(row.get("backend", ""))
+    dep = Deployment(
+        system,
+        llm,
+        par,
+        policy="chunked",
+        max_seqs=max(clients, 1),
+        max_batched_tokens=MAX_BATCHED_TOKENS,
+        disaggregated=disagg,
+        prefill_replicas=int(_num(row, "prefill_num_workers")) if disagg else 1,
+        request_overhead_s=ENGINE_REQUEST_OVERHEAD_S.get(backend, 0.0),
+    )
+    return Case(
+        dep,
+        clients,
+        int(row["isl"]),
+        int(row["osl"]),
+        float(row["silicon_ttft_ms"]) / 1e3,
+        float(row["silicon_tpot_ms"]) / 1e3,
+        backend,
+    )
+
+
+def predict(c: Case, overhead_s: float | None = None) -> tuple[float, float]:
+    """Mean TTFT and mean TPOT (seconds) of the simulated closed-loop benchmark."""
+    dep = c.deployment
+    if overhead_s is not None:
+        dep = replace(dep, request_overhead_s=overhead_s)
+    timer = _timer(c)[0]
+    busy = c.clients * (c.isl + c.osl / 2)
+    one = timer.step(0, 0, [(c.isl, 0)]) + c.osl * timer.step(c.clients, busy)
+    loop = ClosedLoop(
+        c.clients, ROUNDS * c.clients, Lengths("fixed", c.isl), Lengths("fixed", c.osl), one
+    )
+    doc = run(dep, loop, timer=_timer(c), warmup=c.clients)
+    return doc["ttft_ms"]["mean"] / 1e3, doc["tpot_ms"]["mean"] / 1e3
+
+
+_TIMERS: dict[tuple, Any] = {}
+
+
+def _timer(c: Case):
+    d = c.deployment
+    key = (d.system.model_dump_json(), d.llm.name, d.llm.precision, d.par, d.max_seqs)
+    key += (d.max_batched_tokens, c.isl + c.osl)
+    if key not in _TIMERS:
+        _TIMERS[key] = timer_for(d, c.isl + c.osl)
+    return _TIMERS[key]
+
+
+def validate_serving(
+    path: str | Path, progress=None, overheads: dict[str, float] | None = None
+) -> dict[str, Any]:
+    df = read_table(path)
+    missing = COLUMNS - set(df.columns)
+    if missing:
+        raise SpecError(str(path), "columns", ",".join(sorted(missing)), "missing")
+    pred_ttft, pred_tpot, meas_ttft, meas_tpot = [], [], [], []
+    skipped: Counter[str] = Counter()
+    backends: list[str] = []
+    rows = df.to_dict("records")
+    for i, row in enumerate(rows):
+        c = case(row)
+        if isinstance(c, str):
+            skipped[c] += 1
+            continue
+        if c.deployment.replicas * c.deployment.chips_per_replica > c.deployment.system.count:
+            skipped["system too small"] += 1
+            continue
+        kv = _timer(c)[1]
+        if kv.blocks * c.deployment.block_tokens < c.isl + c.osl:
+            skipped["model does not fit in memory at this parallelism"] += 1
+            continue
+        extra = None if overheads is None else overheads.get(c.backend, 0.0)
+        ttft, tpot = predict(c, extra)
+        backends.append(c.backend)
+        pred_ttft.append(ttft)
+        pred_tpot.append(tpot)
+        meas_ttft.append(c.ttft_s)
+        meas_tpot.append(c.tpot_s)
+        if progress:
+            progress(i + 1, len(rows))
+    out: dict[str, Any] = {"table": str(path), "rows": len(pred_ttft), "skipped": sum(skipped.values())}
+    out["skipped_reasons"] = dict(skipped.most_common())
+    for name, p, m in (("ttft", pred_ttft, meas_ttft), ("tpot", pred_tpot, meas_tpot)):
+        out[name] = metrics(np.array(p), np.array(m)) if p else {}
+    out["_rows"] = list(zip(backends, pred_ttft, meas_ttft, pred_tpot, meas_tpot, strict=True))
+    return out
+
+
+def fit_overheads(path: str | Path, progress=None) -> dict[str, float]:
+    """Per engine, the request overhead that minimises the median |TTFT error| (grid search on
+    predictions made with none: in a closed loop the overhead adds to TTFT as it is)."""
+    res = validate_serving(path, progress, overheads={})
+    out = {}
+    for engine in sorted({b for b, *_ in res["_rows"]}):
+        pred = np.array([p for b, p, *_ in res["_rows"] if b == engine])
+        meas = np.array([m for b, _, m, *_ in res["_rows"] if b == engine])
+        grid = np.arange(0.0, 1.0, 0.005)
+        errs = [np.median(np.abs((pred + o) / meas - 1)) for o in grid]
+        out[engine] = round(float(grid[int(np.argmin(errs))]), 3)
+    return out
