@@ -311,13 +311,23 @@ def _slots(obj: Any) -> dict[str, Any]:
 
 @app.command()
 def validate(
-    chip: Annotated[str, typer.Option(help="catalog chip the table was measured on")],
-    table: Annotated[list[str], typer.Option(help="measured table (.parquet or .csv)")],
+    chip: Annotated[str | None, typer.Option(help="catalog chip the table was measured on")] = None,
+    table: Annotated[
+        list[str] | None, typer.Option(help="measured kernel table (.parquet or .csv)")
+    ] = None,
+    serving: Annotated[
+        str | None, typer.Option(help="measured serving runs (.csv of silicon_sample schema)")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Predict every row of measured kernel tables and report the error."""
+    """Predict every row of measured kernel tables (or serving runs) and report the error."""
     from tigris.cost.validate import validate as run
 
+    if serving is not None:
+        _validate_serving(serving, as_json)
+        return
+    if chip is None or not table:
+        raise SpecError("tigris validate", "--chip/--table", None, "give both, or --serving")
     c = catalog.chip(chip)
     results = [run(path, c) for path in table]
     if as_json:
@@ -469,6 +479,7 @@ def serve(
     as_json: JsonFlag = False,
 ) -> None:
     """Simulate serving a trace on a system: latency percentiles, throughput, goodput."""
+    import numpy as np
     from rich.progress import BarColumn, MofNCompleteColumn, Progress
 
     from tigris.serve import run, timer_for
@@ -498,6 +509,15 @@ def serve(
         disaggregated=disaggregated,
         prefill_replicas=prefill_replicas,
     )
+    if sweep_rate and trace not in ("poisson", "gamma"):
+        raise SpecError("--sweep-rate", "--trace", trace, "sweeps need poisson or gamma")
+    first = _requests(trace, rate, cv, clients, requests, duration, isl, osl, seed)
+    if isinstance(first, list):  # a sweep's higher rates draw from the same lengths
+        longest = max((q.input_tokens + q.output_tokens for q in first), default=1)
+    else:
+        longest = first.isl.draw(np.random.default_rng(seed), 1000).max()
+        longest += first.osl.draw(np.random.default_rng(seed), 1000).max()
+    timer = timer_for(dep, int(max(longest, 4096)))
     console = Console(stderr=True)
     with Progress(
         "{task.description}", BarColumn(), MofNCompleteColumn(), console=console, transient=True
@@ -514,18 +534,9 @@ def serve(
             doc["rate_per_s"] = r
             return doc
 
-        first = _requests(trace, rate, cv, clients, requests, duration, isl, osl, seed)
-        longest = (
-            32768
-            if not isinstance(first, list)
-            else max((q.input_tokens + q.output_tokens for q in first), default=1)
-        )
-        timer = timer_for(dep, max(longest, 32768 if trace != "closed" else longest))
         if not sweep_rate:
             docs = [one(rate)]
         else:
-            if trace not in ("poisson", "gamma"):
-                raise SpecError("--sweep-rate", "--trace", trace, "sweeps need poisson or gamma")
             docs, r = [], rate / 8
             while len(docs) < 12:
                 docs.append(one(r))
@@ -575,6 +586,43 @@ def serve(
     for d in docs:
         for why, n in d["dropped_reasons"].items():
             out_console.print(f"[yellow]dropped {n}: {why}[/yellow]")
+
+
+def _validate_serving(path: str, as_json: bool) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress
+
+    from tigris.serve.validate import validate_serving
+
+    with Progress(
+        "replaying",
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("rows", total=None)
+        res = validate_serving(path, lambda i, n: bar.update(task, completed=i, total=n))
+    res.pop("_rows", None)
+    if as_json:
+        _out(res)
+        return
+    console = Console()
+    t = Table(title=f"{path}: {res['rows']} rows, {res['skipped']} skipped", box=box.SIMPLE_HEAVY)
+    for col in ("metric", "rows", "median |err| %", "P90 |err| %", "Spearman"):
+        t.add_column(col, justify="left" if col == "metric" else "right")
+    for name in ("ttft", "tpot"):
+        m = res[name]
+        if m:
+            t.add_row(
+                name.upper(),
+                f"{m['rows']:,}",
+                f"{m['median_abs_pct_err']:.1f}",
+                f"{m['p90_abs_pct_err']:.1f}",
+                f"{m['spearman']:.3f}",
+            )
+    console.print(t)
+    for reason, n in res["skipped_reasons"].items():
+        console.print(f"[dim]skipped {n}: {reason}[/dim]")
 
 
 @app.command()

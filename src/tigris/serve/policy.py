@@ -38,8 +38,9 @@ def _whole_prompts(r: Replica, budget: int) -> list[tuple[Seq, int]]:
             break
         if not r.admit(s):
             break
-        chunks.append((s, left))
-        budget -= left
+        if s.state == "prefilling":  # (a swapped-out sequence comes back without a prefill)
+            chunks.append((s, left))
+            budget -= left
     return chunks
 
 
@@ -67,7 +68,9 @@ def chunked(r: Replica) -> Plan:
         chunks.append((s, q))
         budget -= q
     while budget > 0 and r.waiting and r.admit(r.waiting[0]):
-        s = r.prefilling[-1]
+        s = r.prefilling[-1] if r.prefilling else None
+        if s is None or any(s is c for c, _ in chunks):
+            continue  # a swapped-out sequence came back without a prefill
         q = min(s.prompt - s.prefilled, budget)
         chunks.append((s, q))
         budget -= q

@@ -43,6 +43,7 @@ from tigris.workload.step import Decode, Prefill
 
 HOST_LINK_BPS = 64e9  # assumption: PCIe 5.0 x16 per chip and direction, for KV swap
 MAX_LEAP = 64  # decode steps taken together at most (bounds routing staleness)
+SAMPLE_S = 0.25  # simulated seconds between samples of queue length and KV use
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,7 @@ class Deployment:
 class Seq:
     req: Request
     prompt: int  # tokens to prefill: the input, plus generated tokens after a recompute
+    folded: int = 0  # generated tokens that a recompute folded into `prompt`
     order: int = 0  # admission order, for LIFO preemption
     prefilled: int = 0
     generated: int = 0
@@ -87,6 +89,11 @@ class Seq:
     swapped: bool = False
     state: str = "waiting"  # waiting, prefilling, running, moving, done
     preemptions: int = 0
+
+    @property
+    def tokens(self) -> int:
+        """Tokens whose KV the sequence holds once its prompt is in."""
+        return self.prompt + self.generated - self.folded
 
     @property
     def finish_index(self) -> int:
@@ -101,6 +108,7 @@ class Stats:
     series: list[tuple[float, int, float]] = field(default_factory=list)  # (t, queue, kv use)
     preemptions: int = 0
     steps: int = 0
+    max_blocks: int = 0  # most KV blocks any replica held at a step boundary (exact count)
 
 
 class Replica:
@@ -143,13 +151,13 @@ class Replica:
             return False
         b = self.cfg.block_tokens
         if s.swapped:
-            need = math.ceil((s.prompt + s.generated) / b) + 1
+            need = math.ceil(s.tokens / b) + 1
             if self.used_blocks() + need > self.capacity:
                 return False
             self.waiting.popleft()
             s.swapped = False
-            self.extra_s += self._swap_s(s.prompt + s.generated)
-            self._join(s, s.prompt + s.generated - 1)
+            self.extra_s += self._swap_s(s.tokens)
+            self._join(s, s.tokens - 1)
             return True
         need = math.ceil(s.prompt / b)
         if self.used_blocks() + need + 1 > self.capacity:
@@ -232,7 +240,7 @@ class Replica:
             elif self.role == "prefill":
                 out.hand_over(s, end)
             else:
-                self._join(s, s.prompt + s.generated - 1)
+                self._join(s, s.tokens - 1)
         self._finish_due(end, out)
         out.stats.steps += 1
         return end
@@ -281,9 +289,10 @@ class Replica:
             self._leave(victim)
             if self.cfg.preemption == "swap":
                 victim.swapped = True
-                self.extra_s += self._swap_s(victim.prompt + victim.generated)
+                self.extra_s += self._swap_s(victim.tokens)
             else:
                 victim.prompt = victim.req.input_tokens + victim.generated
+                victim.folded = victim.generated
                 victim.prefilled = 0
         victim.state = "waiting"
         self.waiting.appendleft(victim)
@@ -316,6 +325,8 @@ class Sim:
             self.back = []
         self._rr = {"front": 0, "back": 0}
         self.kv = kv
+        self.check = False  # verify KV blocks exactly at every step (tests)
+        self.next_sample = 0.0
         self.on_free: Callable[[float], None] | None = None  # a closed-loop client is free
 
     def push(self, t: float, kind: int, payload: object) -> None:
@@ -338,7 +349,7 @@ class Sim:
     def hand_over(self, s: Seq, t: float) -> None:
         """Disaggregated: move a prefilled sequence's KV to a decode replica."""
         s.state = "moving"
-        tokens = s.prompt + s.generated
+        tokens = s.tokens
         bw = self.cfg.system.scaleout.bandwidth_Bps or (
             self.cfg.system.chip.scaleout.bandwidth_Bps if self.cfg.system.chip.scaleout else None
         )
@@ -357,9 +368,12 @@ def simulate(
     requests: list[Request] | ClosedLoop,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    check: bool = False,
 ) -> Sim:
-    """Run the whole trace; returns the simulator with every request done or dropped."""
+    """Run the whole trace; returns the simulator with every request done or dropped.
+    `check` counts KV blocks exactly at every step (slow; for tests)."""
     sim = Sim(cfg, timer, kv)
+    sim.check = check
     if isinstance(requests, ClosedLoop):
         loop = requests
         total = loop.requests
@@ -427,11 +441,14 @@ def _start(sim: Sim, r: Replica, now: float) -> None:
     if end is None:
         return
     r.busy = True
-    queued = sum(len(x.waiting) for x in sim.front + sim.back)
-    use = sum(x.used_blocks() for x in sim.front + sim.back) / (
-        r.capacity * len(sim.front + sim.back)
-    )
-    sim.stats.series.append((now, queued, use))
+    if sim.check:
+        sim.stats.max_blocks = max(sim.stats.max_blocks, r.exact_blocks())
+    if now >= sim.next_sample:
+        sim.next_sample = now + SAMPLE_S
+        pool = sim.front + sim.back
+        queued = sum(len(x.waiting) for x in pool)
+        use = sum(x.exact_blocks() for x in pool) / (r.capacity * len(pool))
+        sim.stats.series.append((now, queued, use))
     sim.push(end, KIND_STEP, r)
 
 

@@ -1,0 +1,170 @@
+"""The serving simulator: invariants over policies, preemption and disaggregation; traces;
+the step timer against the oracle; the command line."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+import numpy as np
+import pytest
+
+from tigris.cli import main
+from tigris.cost.step import Parallel, step_cost
+from tigris.errors import SpecError
+from tigris.serve import SLOS, run
+from tigris.serve.metrics import report
+from tigris.serve.sim import Deployment, KVCache, kv_cache, simulate
+from tigris.serve.steptime import StepTimer
+from tigris.serve.trace import ClosedLoop, Lengths, lengths, read_trace, synthetic
+from tigris.spec.catalog import chip
+from tigris.spec.system import single
+from tigris.workload.models import model
+from tigris.workload.step import Decode, Mixed
+
+
+@cache
+def _timer(count: int = 1) -> StepTimer:
+    return StepTimer(
+        single(chip("h100-sxm"), count),
+        model("llama-3.1-8b"),
+        Parallel(1),
+        max_tokens=4096,
+        max_seqs=64,
+        max_context=8192,
+    )
+
+
+def _dep(count: int = 1, **kw) -> Deployment:
+    return Deployment(single(chip("h100-sxm"), count), model("llama-3.1-8b"), Parallel(1), **kw)
+
+
+def _trace(n: int = 150, rate: float = 40.0, seed: int = 1):
+    return synthetic(
+        "poisson", rate, None, n, lengths("uniform:16:1500", "input"),
+        lengths("uniform:1:300", "output"), seed,
+    )
+
+
+def _check_invariants(sim, reqs, capacity_blocks: int) -> None:
+    ids = [s.req.id for s in sim.done] + [r.id for r, _ in sim.dropped]
+    assert sorted(ids) == sorted(r.id for r in reqs)  # each exactly once
+    assert all(why for _, why in sim.dropped)
+    for s in sim.done:
+        assert s.req.arrival_s <= s.first_token_s <= s.finish_s  # the clock never goes back
+        assert s.generated == s.req.output_tokens
+    times = [t for t, _, _ in sim.stats.series]
+    assert times == sorted(times)
+    assert max(u for _, _, u in sim.stats.series) <= 1.0 + 1e-9
+    assert sim.stats.max_blocks <= capacity_blocks
+
+
+@pytest.mark.parametrize("policy", ["static", "continuous", "chunked"])
+@pytest.mark.parametrize("preemption", ["recompute", "swap"])
+def test_every_request_finishes_once_within_kv_capacity(policy, preemption):
+    reqs = _trace()
+    kv = KVCache(blocks=300, bytes_per_token=131072.0)  # 4,800 tokens: forces preemption
+    dep = _dep(policy=policy, preemption=preemption, max_seqs=32, max_batched_tokens=2048)
+    sim = simulate(dep, _timer(), kv, reqs, check=True)
+    _check_invariants(sim, reqs, kv.blocks)
+    doc = report(sim, 1, SLOS["interactive"])
+    assert doc["output_tokens"] == sum(s.req.output_tokens for s in sim.done)
+    if policy != "static":
+        assert sim.stats.preemptions > 0
+
+
+def test_a_prompt_that_can_never_fit_is_dropped_with_its_reason():
+    reqs = _trace(40)
+    kv = KVCache(blocks=60, bytes_per_token=131072.0)  # 960 tokens
+    sim = simulate(_dep(), _timer(), kv, reqs, check=True)
+    _check_invariants(sim, reqs, kv.blocks)
+    assert sim.dropped and all("exceeds the KV cache" in why for _, why in sim.dropped)
+    assert all(r.input_tokens + r.output_tokens > 900 for r, _ in sim.dropped)
+
+
+@pytest.mark.parametrize("router", ["round_robin", "least_loaded"])
+def test_replicas_and_disaggregation_keep_the_invariants(router):
+    reqs = _trace(200, rate=80.0)
+    timer = _timer(4)
+    for dep in (
+        _dep(4, router=router),
+        _dep(4, router=router, disaggregated=True, prefill_replicas=1),
+    ):
+        kv = kv_cache(dep)
+        sim = simulate(dep, timer, kv, reqs, check=True)
+        _check_invariants(sim, reqs, kv.blocks)
+        if dep.disaggregated:  # prefill replicas never decode, decode replicas never prefill
+            assert sim.front[0].idx == 0 and all(r.idx > 0 for r in sim.back)
+
+
+def test_same_seed_same_bytes_and_closed_loop_counts():
+    loop = ClosedLoop(8, 40, lengths("chat", "input"), lengths("chat", "output"))
+    a = json.dumps(run(_dep(), loop, seed=7), sort_keys=True)
+    b = json.dumps(run(_dep(), loop, seed=7), sort_keys=True)
+    assert a == b
+    assert json.loads(a)["finished"] == 40
+    assert a != json.dumps(run(_dep(), loop, seed=8), sort_keys=True)
+
+
+def test_latency_respects_the_oracle_and_load():
+    """TPOT is never below one decode step of a single sequence; queueing grows with load."""
+    floor = step_cost(single(chip("h100-sxm")), model("llama-3.1-8b"), Decode.uniform(1, 16))
+    light = run(_dep(), _trace(120, rate=2.0))
+    heavy = run(_dep(), _trace(120, rate=200.0))
+    assert light["tpot_ms"]["p50"] >= floor.time_s * 1e3 * 0.99
+    assert heavy["ttft_ms"]["p90"] > light["ttft_ms"]["p90"]
+    assert heavy["tpot_ms"]["p50"] > light["tpot_ms"]["p50"]
+    steady = _trace(300, rate=15.0)  # busy but not saturated: a static batch makes arrivals
+    static = run(_dep(policy="static"), steady)  # wait for the whole batch in front of them
+    assert static["ttft_ms"]["p50"] > 2 * run(_dep(), steady)["ttft_ms"]["p50"]
+
+
+def test_step_timer_matches_the_oracle():
+    t = _timer()
+    s, llm, par = single(chip("h100-sxm")), model("llama-3.1-8b"), Parallel(1)
+    for b, ctx in ((1, 100), (13, 900), (48, 3000)):
+        want = step_cost(s, llm, Decode.uniform(b, ctx), par).time_s
+        assert t.step(b, b * ctx) == pytest.approx(want, rel=0.08)
+    for q, p in ((700, 0), (1500, 2000)):
+        want = step_cost(s, llm, Mixed(((q, p),)), par).time_s
+        assert t.step(0, 0, [(q, p)]) == pytest.approx(want, rel=0.08)
+
+
+def test_trace_statistics():
+    rng = np.random.default_rng(0)
+    reqs = synthetic("poisson", 10.0, 2000.0, None, Lengths("fixed", 5), Lengths("fixed", 5), 0)
+    assert len(reqs) / 2000.0 == pytest.approx(10.0, rel=0.05)
+    gaps = np.diff([r.arrival_s for r in synthetic(
+        "gamma", 10.0, None, 20000, Lengths("fixed", 5), Lengths("fixed", 5), 0, cv=3.0)])
+    assert gaps.std() / gaps.mean() == pytest.approx(3.0, rel=0.1)
+    chat = lengths("chat", "input")
+    assert chat.draw(rng, 50000).mean() == pytest.approx(chat.mean, rel=0.03)
+    assert 150 < chat.mean < 200 and 700 < lengths("summarization", "input").mean < 900
+    logn = lengths("lognormal:1000:0.5", "input").draw(rng, 50000)
+    assert np.median(logn) == pytest.approx(1000, rel=0.03)
+    with pytest.raises(SpecError, match="--isl"):
+        lengths("uniform:9:3", "input")
+
+
+def test_trace_files(tmp_path):
+    p = tmp_path / "t.jsonl"
+    p.write_text('{"timestamp": 5.0, "input_tokens": 10, "output_tokens": 3}\n'
+                 '{"timestamp": 2.0, "input_tokens": 7, "output_tokens": 1}\n')
+    reqs = read_trace(p)
+    assert [(r.arrival_s, r.input_tokens) for r in reqs] == [(0.0, 7), (3.0, 10)]
+    c = tmp_path / "t.csv"
+    c.write_text("timestamp,input_tokens,output_tokens\n0,10,-2\n")
+    with pytest.raises(SpecError, match="output_tokens"):
+        read_trace(c)
+
+
+def test_cli_serve_json_and_bad_input(tmp_path, capsys):
+    main(["serve", "--model", "llama-3.1-8b", "--tp", "1", "--requests", "30", "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["finished"] == 30 and doc["slo"]["name"] == "interactive"
+    for args in (["--policy", "fifo"], ["--slo", "fast"], ["--trace", str(tmp_path / "x.csv")]):
+        with pytest.raises(SystemExit) as exc:
+            main(["serve", "--model", "llama-3.1-8b", "--tp", "1", *args])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("tigris: error:") and "Traceback" not in err
