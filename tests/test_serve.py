@@ -41,8 +41,13 @@ def _dep(count: int = 1, **kw) -> Deployment:
 
 def _trace(n: int = 150, rate: float = 40.0, seed: int = 1):
     return synthetic(
-        "poisson", rate, None, n, lengths("uniform:16:1500", "input"),
-        lengths("uniform:1:300", "output"), seed,
+        "poisson",
+        rate,
+        None,
+        n,
+        lengths("uniform:16:1500", "input"),
+        lengths("uniform:1:300", "output"),
+        seed,
     )
 
 
@@ -134,8 +139,14 @@ def test_trace_statistics():
     rng = np.random.default_rng(0)
     reqs = synthetic("poisson", 10.0, 2000.0, None, Lengths("fixed", 5), Lengths("fixed", 5), 0)
     assert len(reqs) / 2000.0 == pytest.approx(10.0, rel=0.05)
-    gaps = np.diff([r.arrival_s for r in synthetic(
-        "gamma", 10.0, None, 20000, Lengths("fixed", 5), Lengths("fixed", 5), 0, cv=3.0)])
+    gaps = np.diff(
+        [
+            r.arrival_s
+            for r in synthetic(
+                "gamma", 10.0, None, 20000, Lengths("fixed", 5), Lengths("fixed", 5), 0, cv=3.0
+            )
+        ]
+    )
     assert gaps.std() / gaps.mean() == pytest.approx(3.0, rel=0.1)
     chat = lengths("chat", "input")
     assert chat.draw(rng, 50000).mean() == pytest.approx(chat.mean, rel=0.03)
@@ -148,8 +159,10 @@ def test_trace_statistics():
 
 def test_trace_files(tmp_path):
     p = tmp_path / "t.jsonl"
-    p.write_text('{"timestamp": 5.0, "input_tokens": 10, "output_tokens": 3}\n'
-                 '{"timestamp": 2.0, "input_tokens": 7, "output_tokens": 1}\n')
+    p.write_text(
+        '{"timestamp": 5.0, "input_tokens": 10, "output_tokens": 3}\n'
+        '{"timestamp": 2.0, "input_tokens": 7, "output_tokens": 1}\n'
+    )
     reqs = read_trace(p)
     assert [(r.arrival_s, r.input_tokens) for r in reqs] == [(0.0, 7), (3.0, 10)]
     c = tmp_path / "t.csv"

@@ -30,6 +30,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="tigris: LLM accelerators and the GPUs they must beat, by the same code.",
 )
+SHORT = {"collective": "coll", "attention": "attn", "vector": "vec"}
 JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON document")]
 
 
@@ -265,12 +266,15 @@ def compare(
                 "decode_bound": r.decode.bound,
                 "prefill_bound": r.prefill.bound,
                 "calibration": r.decode.calibration,
+                "serving": _served(r.serving),
             }
         )
     if as_json:
         _out({"scenario": sc.__dict__ if hasattr(sc, "__dict__") else _slots(sc), "rows": docs})
         return
-    console = Console()
+    import shutil
+
+    console = Console(width=max(shutil.get_terminal_size().columns, 170))
     title = f"{model}: batch {batch}, {isl} in / {osl} out tokens, tp {tp} pp {pp} ep {ep}"
     table = Table(title=title, box=box.SIMPLE_HEAVY)
     for col in (
@@ -280,15 +284,18 @@ def compare(
         "tok/s/chip",
         "memory GB",
         "decode: time by op",
-        "decode bound",
-        "prefill bound",
+        "bound decode/prefill",
+        "served TTFT p99 ms",
+        "served TPOT p50 ms",
+        "goodput req/s",
     ):
-        table.add_column(col, justify="right" if "ms" in col or "/" in col else "left")
+        right = "ms" in col or ("/" in col and "bound" not in col)
+        table.add_column(col, justify="right" if right else "left", no_wrap=True)
     for d in docs:
         total = sum(d["decode_time_by_class_s"].values()) or 1.0
         split = " ".join(
-            f"{k} {v / total:.0%}"
-            for k, v in sorted(d["decode_time_by_class_s"].items(), key=lambda kv: -kv[1])
+            f"{SHORT.get(k, k)} {v / total:.0%}"
+            for k, v in sorted(d["decode_time_by_class_s"].items(), key=lambda kv: -kv[1])[:3]
         )
         table.add_row(
             d["chip"],
@@ -297,12 +304,30 @@ def compare(
             f"{d['tokens_per_s_per_chip']:,.0f}",
             f"{d['memory_used_B'] / 1e9:,.1f} / {d['memory_capacity_B'] / 1e9:,.0f}",
             split,
-            d["decode_bound"],
-            d["prefill_bound"],
+            f"{d['decode_bound']} / {d['prefill_bound']}",
+            *_served_cells(d["serving"]),
         )
     console.print(table)
     for d in docs:
         console.print(f"[dim]{d['chip']}: calibration {d['calibration']}[/dim]")
+    console.print(
+        f"[dim]served: {batch} closed-loop clients x {sc.rounds} requests, chunked prefill; "
+        "goodput under the interactive SLO (TTFT 450 ms, TPOT 40 ms)[/dim]"
+    )
+
+
+def _served(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+    if doc is None:
+        return None
+    keep = ("ttft_ms", "tpot_ms", "itl_ms", "e2e_ms", "output_tokens_per_s_per_chip", "slo")
+    return {k: doc[k] for k in keep}
+
+
+def _served_cells(doc: dict[str, Any] | None) -> tuple[str, str, str]:
+    if doc is None:
+        return ("-", "-", "-")
+    good = doc["slo"]["goodput_requests_per_s"]
+    return (f"{doc['ttft_ms']['p99']:,.0f}", f"{doc['tpot_ms']['p50']:.1f}", f"{good:.2f}")
 
 
 def _slots(obj: Any) -> dict[str, Any]:

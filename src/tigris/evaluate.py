@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from tigris.cost.step import Parallel, StepCost, step_cost
 from tigris.errors import SpecError
+from tigris.serve import Deployment
+from tigris.serve import run as run_serving
+from tigris.serve.trace import ClosedLoop, Lengths
 from tigris.spec.catalog import chip as find_chip
 from tigris.spec.chip import Chip
 from tigris.spec.system import System, single
@@ -37,6 +40,8 @@ class Scenario:
     TTFT is the prefill of one request on an idle system; TPOT one decode step of the
     whole batch at the mean context (isl + osl / 2); tokens/s per chip counts the batch's
     output tokens over its prefill plus its osl decode steps, divided by the chips.
+    The serving columns come from the simulator (`serve/`): `batch` closed-loop clients, all
+    starting at once, `rounds` requests each, chunked prefill, the interactive SLO.
     """
 
     model: str = "llama-3.1-70b"
@@ -46,6 +51,7 @@ class Scenario:
     tp: int = 8
     pp: int = 1
     ep: int = 1
+    rounds: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +65,7 @@ class Comparison:
     memory_capacity_B: float
     decode: StepCost
     prefill: StepCost
+    serving: dict | None = None  # the simulator's report (None when the model does not fit)
 
     @property
     def fits(self) -> bool:
@@ -79,7 +86,15 @@ def compare_one(c: Chip, sc: Scenario) -> Comparison:
     used = (
         mem.weights_B + mem.kv_cache_B + max(mem.activations_B, batch_prefill.memory.activations_B)
     )
+    serving = None
+    if used <= mem.capacity_B:
+        dep = Deployment(system, llm, par, max_seqs=max(sc.batch, 1))
+        loop = ClosedLoop(
+            sc.batch, sc.rounds * sc.batch, Lengths("fixed", sc.isl), Lengths("fixed", sc.osl)
+        )
+        serving = run_serving(dep, loop)
     return Comparison(
+        serving=serving,
         chip=c.name,
         chips=n,
         ttft_s=first.time_s,

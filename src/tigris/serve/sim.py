@@ -52,7 +52,7 @@ class Deployment:
 
     system: System
     llm: LLM
-    par: Parallel = Parallel()
+    par: Parallel = Parallel()  # noqa: RUF009 (frozen, so one shared default is safe)
     policy: str = "chunked"
     max_seqs: int = 256
     max_batched_tokens: int = 8192

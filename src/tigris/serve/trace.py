@@ -158,7 +158,8 @@ def synthetic(
     if requests is None and duration_s is not None:
         t = t[t < duration_s]
     ins, outs = isl.draw(rng, len(t)), osl.draw(rng, len(t))
-    return [Request(i, float(a), int(x), int(y)) for i, (a, x, y) in enumerate(zip(t, ins, outs))]
+    rows = zip(t, ins, outs, strict=True)
+    return [Request(i, float(a), int(x), int(y)) for i, (a, x, y) in enumerate(rows)]
 
 
 def read_trace(path: str | Path) -> list[Request]:

@@ -3,19 +3,21 @@
 Each row is one benchmark: a model (Hugging Face id), a system (`h100_sxm` -> the catalog's
 h100-sxm), a precision, TP / PP / EP, an ISL and OSL, and `batch_size` concurrent clients in
 a closed loop (disaggregated rows name their concurrency in `silicon_data_source` and give
-the prefill and decode pools). We simulate `ROUNDS` requests per client with chunked prefill
-(every engine in the file batches that way: vLLM v1 and SGLang chunk, TensorRT-LLM's
-in-flight batching mixes context and generation) and compare the mean TTFT and mean TPOT
-with the measured ones.
+the prefill and decode pools). We replay it as the benchmark clients ran it: all clients
+start at once and each sends `ROUNDS` requests (aiconfigurator's own model assumes ten times
+the concurrency, first round included), with chunked prefill (vLLM v1 and SGLang chunk;
+TensorRT-LLM's in-flight batching mixes context and generation in one step); the mean TTFT
+and mean TPOT over all requests are compared with the measured ones.
 
-Clients start evenly spread over one request's duration (the steady state of a closed loop;
-the first round is left out as warm-up). The only engine-specific input is
+Precision: `gemm_quant_mode` fp8 / fp8_block / nvfp4 stores the weights so and, where the
+chip has engines for the format, quantises the GEMM inputs too (W8A8, W4A4); elsewhere the
+weights are widened (weight-only). The only engine-specific input is
 `ENGINE_REQUEST_OVERHEAD_S`: the time from a request's arrival to the engine's scheduler
 queue (HTTP server, tokeniser, scheduling latency), one figure per engine, fitted on this
-file by `fit_overheads` (the value minimising the median TTFT error, per engine); no row or
-model is tuned. Rows that cannot be modelled are skipped with their reason: a model we do not
-package, a chip not in the catalog, a precision the chip has no engines for, attention data
-parallelism, or prefill and decode pools of different parallelism.
+file by `fit_overheads` (per engine, the value that minimises the median TTFT error); no row
+or model is tuned. Rows that cannot be modelled are skipped with their reason: a model we
+do not package, a chip not in the catalog, attention data parallelism, or prefill and
+decode pools of different parallelism.
 """
 
 from __future__ import annotations
@@ -40,10 +42,10 @@ from tigris.spec import catalog
 from tigris.spec.system import ScaleOutNetwork, ScaleUpDomain, System
 from tigris.workload.models import model as find_model
 
-ROUNDS = 4
+ROUNDS = 10
 MAX_BATCHED_TOKENS = 8192
 # Arrival to the scheduler's queue, per engine (see the module docstring).
-ENGINE_REQUEST_OVERHEAD_S = {"trtllm": 0.160, "vllm": 0.080, "sglang": 0.500}
+ENGINE_REQUEST_OVERHEAD_S = {"trtllm": 0.0, "vllm": 0.0, "sglang": 0.0}
 COLUMNS = {"model_path", "system", "isl", "osl", "silicon_ttft_ms", "silicon_tpot_ms"}
 PRECISION = {"fp8": DType.fp8_e4m3, "fp8_block": DType.fp8_e4m3, "nvfp4": DType.fp4}
 SYSTEMS = {"h100_sxm": "h100-sxm", "h200_sxm": "h200-sxm", "a100_sxm": "a100-sxm"}
@@ -88,8 +90,9 @@ def case(row: dict[str, Any]) -> Case | str:
         return f"system {row['system']} is not a catalog chip"
     quant = row.get("gemm_quant_mode")
     fmt = PRECISION.get(str(quant)) if isinstance(quant, str) else None
-    if fmt is not None:  # weights stored so; a chip without such engines dequantises them
-        llm = llm.with_precision(weights=fmt, experts=fmt)
+    if fmt is not None:  # W8A8 / W4A4 where the chip has the engines, else weight-only
+        native = chip.peak_flops(fmt) > 0
+        llm = llm.with_precision(weights=fmt, experts=fmt, gemm_inputs=fmt if native else None)
     disagg = str(row.get("mode")) == "disagg"
     p = "prefill_" if disagg else ""
     if _num(row, f"{p}attention_dp_size") > 1 or (
@@ -151,13 +154,10 @@ def predict(c: Case, overhead_s: float | None = None) -> tuple[float, float]:
     dep = c.deployment
     if overhead_s is not None:
         dep = replace(dep, request_overhead_s=overhead_s)
-    timer = _timer(c)[0]
-    busy = c.clients * (c.isl + c.osl / 2)
-    one = timer.step(0, 0, [(c.isl, 0)]) + c.osl * timer.step(c.clients, busy)
     loop = ClosedLoop(
-        c.clients, ROUNDS * c.clients, Lengths("fixed", c.isl), Lengths("fixed", c.osl), one
+        c.clients, ROUNDS * c.clients, Lengths("fixed", c.isl), Lengths("fixed", c.osl)
     )
-    doc = run(dep, loop, timer=_timer(c), warmup=c.clients)
+    doc = run(dep, loop, timer=_timer(c))
     return doc["ttft_ms"]["mean"] / 1e3, doc["tpot_ms"]["mean"] / 1e3
 
 
@@ -205,7 +205,11 @@ def validate_serving(
         meas_tpot.append(c.tpot_s)
         if progress:
             progress(i + 1, len(rows))
-    out: dict[str, Any] = {"table": str(path), "rows": len(pred_ttft), "skipped": sum(skipped.values())}
+    out: dict[str, Any] = {
+        "table": str(path),
+        "rows": len(pred_ttft),
+        "skipped": sum(skipped.values()),
+    }
     out["skipped_reasons"] = dict(skipped.most_common())
     for name, p, m in (("ttft", pred_ttft, meas_ttft), ("tpot", pred_tpot, meas_tpot)):
         out[name] = metrics(np.array(p), np.array(m)) if p else {}

@@ -142,6 +142,11 @@ class Precision(_Frozen):
     embeddings: DType = DType.bf16
     kv: DType = DType.bf16
     activations: DType = DType.bf16
+    gemm_inputs: DType | None = Field(
+        None,
+        description="format activations are quantised to for the weight GEMMs (W8A8, W4A4); "
+        "None: they enter in `activations`",
+    )
 
 
 class LLM(_Frozen):
@@ -422,10 +427,11 @@ def _precision(cfg: Config, quant: Config | None) -> Precision:
     ).upper()
     method = str(q.get("quant_method") or "").lower()
     weights = experts = DType.bf16
+    gemm_inputs = None
     if algo == "NVFP4":
-        weights = experts = DType.nvfp4
+        weights = experts = gemm_inputs = DType.nvfp4  # W4A4
     elif algo == "FP8" or method == "fp8":
-        weights = experts = DType.fp8_e4m3
+        weights = experts = gemm_inputs = DType.fp8_e4m3  # W8A8: activations quantised too
     elif method == "mxfp4":
         experts = DType.mxfp4  # attention, router, embeddings stay bf16 (modules_to_not_convert)
     elif method == "compressed-tensors":
@@ -436,7 +442,7 @@ def _precision(cfg: Config, quant: Config | None) -> Precision:
         if 4 in bits:
             experts = DType.int4
     kv = DType.fp8_e4m3 if kv_algo == "FP8" else DType.bf16
-    return Precision(weights=weights, experts=experts, kv=kv)
+    return Precision(weights=weights, experts=experts, kv=kv, gemm_inputs=gemm_inputs)
 
 
 def from_config(

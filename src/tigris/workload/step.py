@@ -98,6 +98,7 @@ def _norm(llm: LLM, name: str, tokens: int, act: DType) -> Vector:
 def _layer_ops(llm: LLM, layer: Layer, seqs: list[tuple[int, int]]) -> list[Op]:
     p = llm.precision
     act, w, kvd = p.activations, p.weights, p.kv
+    gin = p.gemm_inputs or act  # what the weight GEMMs read: W8A8 quantises activations
     h, a = llm.hidden, layer.attention
     t = sum(q for q, _ in seqs)
     q_lens = tuple(q for q, _ in seqs)
@@ -130,25 +131,25 @@ def _layer_ops(llm: LLM, layer: Layer, seqs: list[tuple[int, int]]) -> list[Op]:
         assert a.kv_lora_rank is not None and a.rope_dim is not None
         nope = a.head_dim - a.rope_dim
         if a.q_lora_rank:
-            ops.append(Gemm("q_a", t, a.q_lora_rank, h, act, w, act))
+            ops.append(Gemm("q_a", t, a.q_lora_rank, h, gin, w, act))
             ops.append(_norm(llm, "q_a_norm", t, act))
-            ops.append(Gemm("q_b", t, a.heads * a.head_dim, a.q_lora_rank, act, w, act))
+            ops.append(Gemm("q_b", t, a.heads * a.head_dim, a.q_lora_rank, gin, w, act))
         else:
-            ops.append(Gemm("q", t, a.heads * a.head_dim, h, act, w, act))
-        ops.append(Gemm("kv_a", t, a.kv_lora_rank + a.rope_dim, h, act, w, act))
+            ops.append(Gemm("q", t, a.heads * a.head_dim, h, gin, w, act))
+        ops.append(Gemm("kv_a", t, a.kv_lora_rank + a.rope_dim, h, gin, w, act))
         if a.index_heads and a.index_head_dim:
             q_in = a.q_lora_rank or h
-            ops.append(Gemm("index_q", t, a.index_heads * a.index_head_dim, q_in, act, w, act))
-            ops.append(Gemm("index_k", t, a.index_head_dim, h, act, w, act))
-            ops.append(Gemm("index_w", t, a.index_heads, h, act, w, act))
+            ops.append(Gemm("index_q", t, a.index_heads * a.index_head_dim, q_in, gin, w, act))
+            ops.append(Gemm("index_k", t, a.index_head_dim, h, gin, w, act))
+            ops.append(Gemm("index_w", t, a.index_heads, h, gin, w, act))
             ops.append(
                 Attention("indexer", q_lens, past, a.index_heads, 1, a.index_head_dim, 0, act, kvd)
             )
         decode_like = all(q == 1 for q in q_lens)
         if decode_like:  # absorbed: q_nope -> latent per head, attend the shared latent
-            ops.append(Gemm("q_absorb", t * a.heads, a.kv_lora_rank, nope, act, w, act))
+            ops.append(Gemm("q_absorb", t * a.heads, a.kv_lora_rank, nope, gin, w, act))
             ops.append(attend(1, a.kv_lora_rank + a.rope_dim, a.kv_lora_rank, kvd, a.index_topk))
-            ops.append(Gemm("v_absorb", t * a.heads, a.v_head_dim, a.kv_lora_rank, act, w, act))
+            ops.append(Gemm("v_absorb", t * a.heads, a.v_head_dim, a.kv_lora_rank, gin, w, act))
         else:  # expand the latent of every cached and new token, attend per head
             kv_tokens = sum(q + pp for q, pp in seqs)
             ops.append(
@@ -159,7 +160,7 @@ def _layer_ops(llm: LLM, layer: Layer, seqs: list[tuple[int, int]]) -> list[Op]:
             ops.append(attend(a.heads, a.head_dim, a.v_head_dim, act, a.index_topk))
     else:
         qkv_n = (a.heads + a.kv_heads) * a.head_dim + a.kv_heads * a.v_head_dim
-        ops.append(Gemm("qkv", t, qkv_n, h, act, w, act))
+        ops.append(Gemm("qkv", t, qkv_n, h, gin, w, act))
         if a.qk_norm != "none":
             ops.append(
                 Vector(
@@ -185,7 +186,7 @@ def _layer_ops(llm: LLM, layer: Layer, seqs: list[tuple[int, int]]) -> list[Op]:
                 )
             )
         ops.append(attend(a.kv_heads, a.head_dim, a.v_head_dim, kvd, window=a.window))
-    ops.append(Gemm("o", t, h, a.heads * a.v_head_dim, act, w, act))
+    ops.append(Gemm("o", t, h, a.heads * a.v_head_dim, gin, w, act))
     ops.append(Vector("residual", "add", t * h, 1.0, 2 * t * h * act.bytes, t * h * act.bytes))
     ops.append(_norm(llm, "mlp_norm", t, act))
     ops.extend(_mlp_ops(llm, layer.mlp, t))
@@ -199,15 +200,17 @@ def _ffn(
     h: int,
     inter: int,
     gated: bool,
-    act: DType,
+    gin: DType,
     w: DType,
+    act: DType,
     rows: tuple[int, ...] = (),
 ) -> list[Op]:
+    """Up (or gate+up), the activation, down. GEMMs read `gin`, write `act`."""
     up = 2 * inter if gated else inter
     m = sum(rows) if rows else t
     glu = "swiglu" if gated else "gelu"
     return [
-        Gemm(f"{name}_up", m, up, h, act, w, act, rows=rows),
+        Gemm(f"{name}_up", m, up, h, gin, w, act, rows=rows),
         Vector(
             f"{name}_act",
             glu,
@@ -217,14 +220,15 @@ def _ffn(
             m * inter * act.bytes,
             special_per_element=1.0,
         ),
-        Gemm(f"{name}_down", m, h, inter, act, w, act, rows=rows),
+        Gemm(f"{name}_down", m, h, inter, gin, w, act, rows=rows),
     ]
 
 
 def _mlp_ops(llm: LLM, mlp: Dense | MoE, t: int) -> list[Op]:
     p, h = llm.precision, llm.hidden
+    gin = p.gemm_inputs or p.activations  # what the weight GEMMs read
     if isinstance(mlp, Dense):
-        return _ffn("mlp", t, h, mlp.intermediate, mlp.gated, p.activations, p.weights)
+        return _ffn("mlp", t, h, mlp.intermediate, mlp.gated, gin, p.weights, p.activations)
     ops: list[Op] = [
         Gemm("router", t, mlp.experts, h, p.activations, p.weights, DType.fp32),
         Vector(
@@ -244,11 +248,12 @@ def _mlp_ops(llm: LLM, mlp: Dense | MoE, t: int) -> list[Op]:
             h,
             mlp.shared_experts * mlp.shared_intermediate,
             True,
-            p.activations,
+            gin,
             p.weights,
+            p.activations,
         )
     rows = balanced_rows(t, mlp.top_k, mlp.experts)
-    ops += _ffn("expert", t, h, mlp.intermediate, True, p.activations, p.experts, rows=rows)
+    ops += _ffn("expert", t, h, mlp.intermediate, True, gin, p.experts, p.activations, rows=rows)
     return ops
 
 
