@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -181,3 +182,31 @@ def test_cli_serve_json_and_bad_input(tmp_path, capsys):
         assert exc.value.code == 2
         err = capsys.readouterr().err
         assert err.startswith("tigris: error:") and "Traceback" not in err
+
+
+SERVING = Path(__file__).resolve().parents[2] / "shared" / "measured" / "serving_h100_dev.csv"
+
+
+@pytest.mark.skipif(not SERVING.exists(), reason="../shared/measured is not beside the repo")
+def test_validate_serving_schema_and_skips(tmp_path, capsys):
+    import pandas as pd
+
+    df = pd.read_csv(SERVING)
+    small = df[(df.batch_size <= 16) & (df.osl <= 512) & (df.isl <= 2048)].head(12)
+    dp = df[df.attention_dp_size > 1].head(1)
+    pd.concat([small, dp]).to_csv(tmp_path / "s.csv", index=False)
+    main(["validate", "--serving", str(tmp_path / "s.csv"), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["rows"] + doc["skipped"] == len(small) + len(dp)
+    assert doc["skipped_reasons"] == {"attention data parallelism is not modelled": 1}
+    for key in ("ttft", "tpot"):
+        m = doc[key]
+        assert m["rows"] == doc["rows"] and m["median_abs_pct_err"] >= 0
+        assert -1 <= m["spearman"] <= 1
+    # regression guard at the level reached on these rows, not the targets
+    assert doc["tpot"]["median_abs_pct_err"] < 25
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    with pytest.raises(SystemExit) as exc:
+        main(["validate", "--serving", str(bad)])
+    assert exc.value.code == 2

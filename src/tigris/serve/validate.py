@@ -45,7 +45,7 @@ from tigris.workload.models import model as find_model
 ROUNDS = 10
 MAX_BATCHED_TOKENS = 8192
 # Arrival to the scheduler's queue, per engine (see the module docstring).
-ENGINE_REQUEST_OVERHEAD_S = {"trtllm": 0.0, "vllm": 0.0, "sglang": 0.0}
+ENGINE_REQUEST_OVERHEAD_S = {"trtllm": 0.025, "vllm": 0.0, "sglang": 0.075}
 COLUMNS = {"model_path", "system", "isl", "osl", "silicon_ttft_ms", "silicon_tpot_ms"}
 PRECISION = {"fp8": DType.fp8_e4m3, "fp8_block": DType.fp8_e4m3, "nvfp4": DType.fp4}
 SYSTEMS = {"h100_sxm": "h100-sxm", "h200_sxm": "h200-sxm", "a100_sxm": "a100-sxm"}
