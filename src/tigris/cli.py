@@ -576,8 +576,6 @@ def serve(
                 docs.append(d)
                 lo, hi = (mid, hi) if d["slo"]["met"] else (lo, mid)
             docs.sort(key=lambda d: d["rate_per_s"])
-    for d in docs:
-        d.pop("_label_unused", None)
     head = {
         "model": dep.llm.name,
         "system": dep.system.chip.name,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import os
 import platform
 import shlex
 import shutil
@@ -114,8 +115,6 @@ def open_device(kind: str = "auto") -> Device:
             meta |= dict(zip(names, (v.strip() for v in smi.split(",")), strict=False))
         buf = torch.empty(int(2 * l2) // 4 or 1, dtype=torch.float32, device="cuda")
         return Device(torch, kind, name, memory, l2, meta, buf)
-    import os
-
     pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     name = f"cpu ({platform.machine()}, {os.cpu_count()} cores)"
     meta |= {"gpu": None, "cpu": name, "memory_bytes": float(pages)}

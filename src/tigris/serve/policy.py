@@ -67,9 +67,11 @@ def chunked(r: Replica) -> Plan:
         q = min(s.prompt - s.prefilled, budget)
         chunks.append((s, q))
         budget -= q
-    while budget > 0 and r.waiting and r.admit(r.waiting[0]):
-        s = r.prefilling[-1] if r.prefilling else None
-        if s is None or any(s is c for c, _ in chunks):
+    while budget > 0 and r.waiting:
+        s = r.waiting[0]
+        if not r.admit(s):
+            break
+        if s.state != "prefilling":
             continue  # a swapped-out sequence came back without a prefill
         q = min(s.prompt - s.prefilled, budget)
         chunks.append((s, q))

@@ -19,8 +19,8 @@ drops its blocks and prefills prompt and generated tokens again later; `swap` mo
 host memory over PCIe and back. A prompt that could never fit is dropped with its reason.
 
 Disaggregated serving: `prefill_replicas` replicas only prefill; each finished prompt's KV
-moves over the scale-out links (scale-up links when both pools share a domain) to a decode
-replica chosen by the router, which only decodes.
+moves over the system's scale-out links (PCIe-class host links where it gives none) to a
+decode replica chosen by the router, which only decodes.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from tigris.workload.llm import LLM
 from tigris.workload.step import Decode, Prefill
 
 HOST_LINK_BPS = 64e9  # assumption: PCIe 5.0 x16 per chip and direction, for KV swap
+LINK_LATENCY_S = 5e-6  # estimate: KV hand-over latency where the system gives none
 MAX_LEAP = 64  # decode steps taken together at most (bounds routing staleness)
 SAMPLE_S = 0.25  # simulated seconds between samples of queue length and KV use
 
@@ -131,9 +132,9 @@ class Replica:
         self.policy = POLICIES[cfg.policy] if role != "decode" else None
 
     # --- KV accounting (a bound: each sequence's last block counted whole) ------------
-    def used_blocks(self, ahead: int = 0) -> float:
+    def used_blocks(self) -> float:
         n, b = len(self.running), self.cfg.block_tokens
-        held = self.sum_a + n * (self.idx + ahead + 1)
+        held = self.sum_a + n * (self.idx + 1)
         return self.prefill_blocks + (held / b + n if n else 0.0)
 
     def exact_blocks(self) -> int:
@@ -354,7 +355,7 @@ class Sim:
             self.cfg.system.chip.scaleout.bandwidth_Bps if self.cfg.system.chip.scaleout else None
         )
         bw = bw or HOST_LINK_BPS
-        lat = self.cfg.system.scaleout.latency_s or 5e-6
+        lat = self.cfg.system.scaleout.latency_s or LINK_LATENCY_S
         self.push(t + lat + self.kv.bytes_per_token * tokens / bw, KIND_KV, s)
 
 
@@ -389,9 +390,8 @@ def simulate(
                 sent += 1
 
         sim.on_free = send
-        first = min(loop.clients, total)
-        for i in range(first):
-            send(i * loop.ramp_s / first)
+        for _ in range(min(loop.clients, total)):
+            send(0.0)
     else:
         total = len(requests)
         for r in requests:

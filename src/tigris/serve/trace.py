@@ -40,14 +40,13 @@ class Request:
 
 @dataclass(frozen=True, slots=True)
 class ClosedLoop:
-    """`clients` concurrent users, `requests` in all; lengths drawn per request. Client i
-    sends its first request at i * ramp_s / clients (0: all at once)."""
+    """`clients` concurrent users, all starting at once, `requests` in all; lengths drawn
+    per request."""
 
     clients: int
     requests: int
     isl: Lengths
     osl: Lengths
-    ramp_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

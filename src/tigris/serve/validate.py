@@ -48,6 +48,9 @@ MAX_BATCHED_TOKENS = 8192
 ENGINE_REQUEST_OVERHEAD_S = {"trtllm": 0.025, "vllm": 0.0, "sglang": 0.075}
 COLUMNS = {"model_path", "system", "isl", "osl", "silicon_ttft_ms", "silicon_tpot_ms"}
 PRECISION = {"fp8": DType.fp8_e4m3, "fp8_block": DType.fp8_e4m3, "nvfp4": DType.fp4}
+# Assumption for systems of several nodes: one 400 Gb/s NIC per GPU (the DGX H100 and HGX
+# reference designs pair each GPU with a 400 Gb/s ConnectX-7); 5 us is an estimate.
+SCALEOUT = {"bandwidth": "400 Gb/s", "latency": "5 us"}
 SYSTEMS = {"h100_sxm": "h100-sxm", "h200_sxm": "h200-sxm", "a100_sxm": "a100-sxm"}
 
 
@@ -124,7 +127,7 @@ def case(row: dict[str, Any]) -> Case | str:
         chip=chip,
         count=per * replicas,
         scaleup=ScaleUpDomain(size=domain),
-        scaleout=ScaleOutNetwork.model_validate({"bandwidth": "400 Gb/s", "latency": "5 us"}),
+        scaleout=ScaleOutNetwork.model_validate(SCALEOUT),
     )
     backend = str(row.get("backend", ""))
     dep = Deployment(
