@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tigris import physical
 from tigris.cost.step import Parallel, StepCost, step_cost
 from tigris.errors import SpecError
-from tigris.serve import Deployment
+from tigris.physical.fleet import Fleet, fleet
+from tigris.physical.power import Power, power, tokens_per_J
+from tigris.physical.tco import Ownership, ownership, usd_per_million_tokens
+from tigris.serve import SLO, SLOS, Deployment, timer_for
 from tigris.serve import run as run_serving
-from tigris.serve.trace import ClosedLoop, Lengths
+from tigris.serve.trace import ClosedLoop, Lengths, synthetic
 from tigris.spec.catalog import chip as find_chip
 from tigris.spec.chip import Chip
 from tigris.spec.system import System, single
@@ -55,6 +59,39 @@ class Scenario:
 
 
 @dataclass(frozen=True, slots=True)
+class Economics:
+    """One chip's silicon, price, power and ownership at a workload."""
+
+    silicon: physical.Silicon
+    price_usd: float
+    price_basis: str  # "purchase price" or "unit cost"
+    power: Power
+    tokens_per_J: float
+    ownership: Ownership
+    usd_per_M_tokens: float
+
+
+def economics(
+    c: Chip, energy_J: float, time_s: float, tokens: float, tech: physical.Tech
+) -> Economics:
+    """Build, buy and run one chip that spends `energy_J` over `time_s` making `tokens`."""
+    si = physical.silicon(c, tech)
+    paid, basis = physical.price(c, si, tech)
+    pw = power(energy_J, time_s, si.build.die_mm2 * si.build.dies, tech)
+    own = ownership(paid, pw.total_W, c.tdp_W or pw.total_W, tech.tco)
+    rate = tokens / time_s if time_s > 0 else 0.0
+    return Economics(
+        si,
+        paid,
+        basis,
+        pw,
+        tokens_per_J(tokens, energy_J, time_s, pw),
+        own,
+        usd_per_million_tokens(own, rate, tech.tco),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Comparison:
     chip: str
     chips: int
@@ -66,13 +103,14 @@ class Comparison:
     decode: StepCost
     prefill: StepCost
     serving: dict | None = None  # the simulator's report (None when the model does not fit)
+    economics: Economics | None = None
 
     @property
     def fits(self) -> bool:
         return self.memory_used_B <= self.memory_capacity_B
 
 
-def compare_one(c: Chip, sc: Scenario) -> Comparison:
+def compare_one(c: Chip, sc: Scenario, tech: physical.Tech | None = None) -> Comparison:
     llm = find_model(sc.model)
     n = sc.tp * sc.pp * (sc.ep if sc.tp == 1 else 1)
     system = single(c, n)
@@ -82,6 +120,8 @@ def compare_one(c: Chip, sc: Scenario) -> Comparison:
     decode = step_cost(system, llm, Decode.uniform(sc.batch, sc.isl + sc.osl // 2), par)
     end = step_cost(system, llm, Decode.uniform(sc.batch, sc.isl + sc.osl), par)
     total_s = batch_prefill.time_s + sc.osl * decode.time_s
+    energy_J = batch_prefill.total.energy_J + sc.osl * decode.total.energy_J
+    money = economics(c, energy_J, total_s, sc.batch * sc.osl / n, tech or physical.default())
     mem = end.memory
     used = (
         mem.weights_B + mem.kv_cache_B + max(mem.activations_B, batch_prefill.memory.activations_B)
@@ -104,14 +144,15 @@ def compare_one(c: Chip, sc: Scenario) -> Comparison:
         memory_capacity_B=mem.capacity_B,
         decode=decode,
         prefill=first,
+        economics=money,
     )
 
 
-def compare(chips: list[str], sc: Scenario) -> list[Comparison]:
+def compare(chips: list[str], sc: Scenario, tech: physical.Tech | None = None) -> list[Comparison]:
     out = []
     for name in chips:
         c = find_chip(name)
-        row = compare_one(c, sc)
+        row = compare_one(c, sc, tech)
         if not row.fits:
             raise SpecError(
                 "--chips",
@@ -123,3 +164,95 @@ def compare(chips: list[str], sc: Scenario) -> list[Comparison]:
             )
         out.append(row)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class FleetPlan:
+    chip: str
+    tp: int
+    requests_per_s: float  # per replica: the highest Poisson rate within the SLO
+    tokens_per_s_per_chip: float
+    economics: Economics
+    fleet: Fleet
+
+
+def best_rate(
+    c: Chip, llm: LLM, tp: int, isl: int, osl: int, target: SLO, requests: int = 400
+) -> tuple[float, float, dict]:
+    """The highest Poisson request rate one tp-chip replica serves within the SLO, found by
+    doubling from 1/16 request/s until it breaks, then four bisections. Returns the rate,
+    output tokens/s per chip at it, and the simulator's report (0, 0, {} if none meets it)."""
+    dep = Deployment(single(c, tp), llm, Parallel(tp))
+    timer = timer_for(dep, isl + osl)
+    lengths = Lengths("fixed", isl), Lengths("fixed", osl)
+
+    def one(rate: float) -> dict:
+        reqs = synthetic("poisson", rate, None, requests, *lengths, seed=0)
+        return run_serving(dep, reqs, target, timer=timer)
+
+    def ok(doc: dict) -> bool:
+        return bool(doc["slo"]["met"]) and not doc["dropped"]
+
+    best: tuple[float, float, dict] = (0.0, 0.0, {})
+    rate, high = 1 / 16, None
+    for _ in range(16):
+        doc = one(rate)
+        if not ok(doc):
+            high = rate
+            break
+        best = (rate, doc["output_tokens_per_s_per_chip"], doc)
+        rate *= 2
+    low = best[0]
+    for _ in range(4 if high and low else 0):
+        mid = (low + high) / 2
+        doc = one(mid)
+        if ok(doc):
+            best, low = (mid, doc["output_tokens_per_s_per_chip"], doc), mid
+        else:
+            high = mid
+    return best
+
+
+def fleet_plan(
+    chips: list[str],
+    model: str,
+    tokens_per_day: float,
+    target: SLO = SLOS["interactive"],
+    tp: int = 8,
+    isl: int = 2048,
+    osl: int = 256,
+    tech: physical.Tech | None = None,
+) -> list[FleetPlan]:
+    """For each chip: the fleet that serves `tokens_per_day` output tokens within the SLO."""
+    tech = tech or physical.default()
+    llm = find_model(model)
+    plans = []
+    for name in chips:
+        c = find_chip(name)
+        requests_per_s, rate, doc = best_rate(c, llm, tp, isl, osl, target)
+        if rate <= 0:
+            raise SpecError(
+                "--chips",
+                name,
+                None,
+                f"{model} at tp {tp} misses the {target.name} SLO "
+                "even with one request at a time; raise --tp or relax --slo",
+            )
+        system, par = single(c, tp), Parallel(tp)
+        batch = max(1, round(requests_per_s * doc["e2e_ms"]["p50"] / 1e3))  # Little's law
+        pre = step_cost(system, llm, Prefill(batch, isl), par)
+        dec = step_cost(system, llm, Decode.uniform(batch, isl + osl // 2), par)
+        time_s = pre.time_s + osl * dec.time_s  # power over one batch's life ...
+        energy_J = pre.total.energy_J + osl * dec.total.energy_J
+        money = economics(c, energy_J, time_s, rate * time_s, tech)  # ... tokens at `rate`
+        plans.append(
+            FleetPlan(
+                c.name,
+                tp,
+                requests_per_s,
+                rate,
+                money,
+                fleet(tokens_per_day, rate, money.silicon.build, money.ownership, tech.tco),
+            )
+        )
+    return plans

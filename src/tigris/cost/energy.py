@@ -6,6 +6,9 @@
 - Memory: Dally, MICRO-52 keynote (2019; hw-data.yaml `components.dally_2019_pJ_per_word`):
   L1/shared 5 pJ, last-level cache 50 pJ, DRAM 640 pJ per 64-bit word; HBM3 3.5 pJ/bit
   (hw-data.yaml `memory_io_energy_pJ_per_bit.hbm3_hbm3e_model_default`).
+- Accumulators: an MMA engine (tensor core) reads and writes its fp32 accumulator fragment
+  in the register file once per instruction of depth k = 16, i.e. 2 x 4 B / 16 = 0.5 B of
+  register traffic per multiply-add; a systolic array keeps partial sums inside its PEs.
 A spec's own `energy_per_byte` always wins over these.
 """
 
@@ -35,10 +38,18 @@ J_PER_BYTE = {  # by memory kind
 }
 
 
-def parts(flops: float, rate_class: str, moved: dict[str, float], levels: list) -> dict[str, float]:
-    """Energy by part: the arithmetic, then each level's bytes (levels: objects with
-    name, kind and energy_J_per_B, as `mapping.resources.Level`)."""
+MMA_ACCUM_B_PER_MAC = 2 * 4 / 16
+
+
+def parts(
+    flops: float, rate_class: str, moved: dict[str, float], levels: list, accum_B: float = 0.0
+) -> dict[str, float]:
+    """Energy by part: the arithmetic, accumulator register traffic (`accum_B` bytes), then
+    each level's bytes (levels: objects with name, kind and energy_J_per_B, as
+    `mapping.resources.Level`)."""
     out = {"compute": flops * per_flop(rate_class)}
+    if accum_B > 0:
+        out["accumulate"] = accum_B * J_PER_BYTE["registers"]
     for lv in levels:
         if lv is not None and lv.name in moved:
             out[lv.name] = moved[lv.name] * per_byte(lv.kind, lv.energy_J_per_B)

@@ -58,7 +58,8 @@ def plan_cost(op: Gemm, p: GemmPlan, res: Resources, cal: Calibration, rc: str) 
     peak = res.matrix_flops(rc)
     unique = op.a_bytes + op.b_bytes + op.out_bytes
     floor = max(op.flops / peak, unique / main.bandwidth_Bps)
-    parts = energy.parts(op.flops, rc, moved, [cache, main])
+    accum_B = 0.0 if res.systolic else op.flops / 2 * energy.MMA_ACCUM_B_PER_MAC
+    parts = energy.parts(op.flops, rc, moved, [cache, main], accum_B)
     return Cost(
         time_s=time_s,
         compute_s=compute_s,

@@ -125,6 +125,18 @@ class MemoryLevel(Spec):
     latency_s: Seconds | None = Field(None, alias="latency")
     energy_J_per_B: JoulesPerByte | None = Field(None, alias="energy_per_byte")
     technology: str | None = None
+    physical_capacity_B: Bytes | None = Field(
+        None, alias="physical_capacity", description="built on the silicon, spares included"
+    )
+    interfaces: Count | None = Field(
+        None, description="off-chip: HBM stacks or DRAM channels the silicon can drive"
+    )
+
+    @model_validator(mode="after")
+    def _physical_holds_enabled(self) -> MemoryLevel:
+        if self.physical_capacity_B is not None and self.physical_capacity_B < self.capacity_B:
+            raise ValueError("physical_capacity must be at least the enabled capacity")
+        return self
 
     @property
     def off_chip(self) -> bool:
@@ -158,6 +170,16 @@ class Process(Spec):
     dies: Count = 1
     die_area_mm2: Mm2 | None = Field(None, alias="die_area", description="all compute dies")
     transistors: Positive | None = None
+    cores: Count | None = Field(
+        None, description="cores on the silicon, spares for yield harvesting included"
+    )
+
+
+class Price(Spec):
+    """What a buyer pays: street price per chip as sold, and a cloud rental rate."""
+
+    purchase_usd: Positive | None = Field(None, alias="purchase")
+    cloud_usd_per_hour: Positive | None = Field(None, alias="cloud_per_hour")
 
 
 class Chip(Spec):
@@ -180,6 +202,7 @@ class Chip(Spec):
     scaleout: ScaleOut | None = None
     process: Process | None = None
     tdp_W: Watts | None = Field(None, alias="tdp")
+    price: Price | None = None
     datasheet_flops: dict[str, Positive] = Field(
         default_factory=dict,
         alias="datasheet_peak",
@@ -209,6 +232,12 @@ class Chip(Spec):
                 raise ValueError(f"memory: off-chip level {level.name!r} must have scope chip")
             seen_chip |= level.scope == "chip"
             seen_off |= level.off_chip
+        if (
+            self.process
+            and self.process.cores is not None
+            and self.process.cores < self.cores.count
+        ):
+            raise ValueError("process.cores: fewer cores on the silicon than enabled")
         names = [level.name for level in self.memory]
         if len(set(names)) != len(names):
             raise ValueError("memory: level names must be unique")
