@@ -267,6 +267,7 @@ def compare(
                 "prefill_bound": r.prefill.bound,
                 "calibration": r.decode.calibration,
                 "serving": _served(r.serving),
+                "economics": _money(r.economics),
             }
         )
     if as_json:
@@ -308,11 +309,54 @@ def compare(
             *_served_cells(d["serving"]),
         )
     console.print(table)
+    econ = Table(title="silicon, power and cost", box=box.SIMPLE_HEAVY)
+    for col in ("chip", "dies x mm²", "unit cost $", "price $", "W", "tokens/J", "$/h", "$/M tok"):
+        econ.add_column(col, justify="left" if col == "chip" else "right", no_wrap=True)
+    for d in docs:
+        econ.add_row(d["chip"], *_money_cells(d["economics"]))
+    console.print(econ)
     for d in docs:
         console.print(f"[dim]{d['chip']}: calibration {d['calibration']}[/dim]")
     console.print(
         f"[dim]served: {batch} closed-loop clients x {sc.rounds} requests, chunked prefill; "
         "goodput under the interactive SLO (TTFT 450 ms, TPOT 40 ms)[/dim]"
+    )
+    console.print(
+        "[dim]W, tok/J and $/M tok over the static batch (prefill then decode); $/M tok owns "
+        "catalog GPUs at purchase price and proposals at unit cost (`tigris cost CHIP`)[/dim]"
+    )
+
+
+def _money(e: Any) -> dict[str, Any] | None:
+    if e is None:
+        return None
+    b = e.silicon.build
+    return {
+        "die_area_mm2": b.die_mm2,
+        "dies": b.dies,
+        "area_source": e.silicon.area_source,
+        "unit_cost_usd": b.unit_cost_usd,
+        "price_usd": e.price_usd,
+        "price_basis": e.price_basis,
+        "power_W": e.power.total_W,
+        "static_W": e.power.static_W,
+        "tokens_per_J": e.tokens_per_J,
+        "usd_per_hour": e.ownership.per_hour_usd,
+        "usd_per_M_tokens": e.usd_per_M_tokens,
+    }
+
+
+def _money_cells(doc: dict[str, Any] | None) -> tuple[str, ...]:
+    if doc is None:
+        return ("-",) * 7
+    return (
+        f"{doc['dies']} x {doc['die_area_mm2']:,.0f}",
+        f"{doc['unit_cost_usd']:,.0f}",
+        f"{doc['price_usd']:,.0f}" + ("" if doc["price_basis"] == "purchase price" else " (cost)"),
+        f"{doc['power_W']:,.0f}",
+        f"{doc['tokens_per_J']:.2f}",
+        f"{doc['usd_per_hour']:.2f}",
+        f"{doc['usd_per_M_tokens']:.2f}",
     )
 
 
@@ -752,6 +796,8 @@ def main(argv: list[str] | None = None) -> None:
         if exc.code not in (0, None):
             raise
 
+
+from tigris.cli import money  # noqa: E402, F401  (registers `cost` and `fleet`)
 
 if __name__ == "__main__":
     main()
