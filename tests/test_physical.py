@@ -180,3 +180,13 @@ def test_fleet_command(capsys):
     row = json.loads(capsys.readouterr().out)["rows"][0]
     assert row["chips"] == math.ceil(1e10 / (row["tokens_per_s_per_chip"] * 86400 * 0.7))
     assert row["facility_MW"] > 0 and row["wafers_per_year"] > 0 and row["usd_per_M_tokens"] > 0
+
+
+def test_compare_gains_silicon_power_and_cost(capsys):
+    main(["compare", "--chips", "h100,tigris-t1", "--batch", "8", "--osl", "32", "--json"])
+    rows = {r["chip"]: r["economics"] for r in json.loads(capsys.readouterr().out)["rows"]}
+    assert rows["h100-sxm"]["price_basis"] == "purchase price"
+    assert rows["tigris-t1"]["price_usd"] == pytest.approx(rows["tigris-t1"]["unit_cost_usd"])
+    for e in rows.values():
+        assert 0 < e["static_W"] < e["power_W"] <= e["tdp_W"]
+        assert e["tokens_per_J"] > 0 and e["usd_per_M_tokens"] > 0

@@ -66,6 +66,7 @@ class Economics:
     price_usd: float
     price_basis: str  # "purchase price" or "unit cost"
     power: Power
+    tdp_W: float | None  # the datasheet's, for checking `power` against it
     tokens_per_J: float
     ownership: Ownership
     usd_per_M_tokens: float
@@ -85,6 +86,7 @@ def economics(
         paid,
         basis,
         pw,
+        c.tdp_W,
         tokens_per_J(tokens, energy_J, time_s, pw),
         own,
         usd_per_million_tokens(own, rate, tech.tco),

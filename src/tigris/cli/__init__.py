@@ -310,7 +310,16 @@ def compare(
         )
     console.print(table)
     econ = Table(title="silicon, power and cost", box=box.SIMPLE_HEAVY)
-    for col in ("chip", "dies x mm²", "unit cost $", "price $", "W", "tokens/J", "$/h", "$/M tok"):
+    for col in (
+        "chip",
+        "dies x mm²",
+        "unit cost $",
+        "price $",
+        "W / TDP",
+        "tokens/J",
+        "$/h",
+        "$/M tok",
+    ):
         econ.add_column(col, justify="left" if col == "chip" else "right", no_wrap=True)
     for d in docs:
         econ.add_row(d["chip"], *_money_cells(d["economics"]))
@@ -339,6 +348,7 @@ def _money(e: Any) -> dict[str, Any] | None:
         "price_usd": e.price_usd,
         "price_basis": e.price_basis,
         "power_W": e.power.total_W,
+        "tdp_W": e.tdp_W,
         "static_W": e.power.static_W,
         "tokens_per_J": e.tokens_per_J,
         "usd_per_hour": e.ownership.per_hour_usd,
@@ -353,7 +363,9 @@ def _money_cells(doc: dict[str, Any] | None) -> tuple[str, ...]:
         f"{doc['dies']} x {doc['die_area_mm2']:,.0f}",
         f"{doc['unit_cost_usd']:,.0f}",
         f"{doc['price_usd']:,.0f}" + ("" if doc["price_basis"] == "purchase price" else " (cost)"),
-        f"{doc['power_W']:,.0f}",
+        f"{doc['power_W']:,.0f} / {doc['tdp_W']:,.0f}"
+        if doc["tdp_W"]
+        else f"{doc['power_W']:,.0f}",
         f"{doc['tokens_per_J']:.2f}",
         f"{doc['usd_per_hour']:.2f}",
         f"{doc['usd_per_M_tokens']:.2f}",
