@@ -37,7 +37,7 @@ def cost_doc(name: str, tech: physical.Tech, chiplets: int | None = None) -> dic
     b = si.build
     paid, basis = physical.price(c, si, tech)
     tdp = c.tdp_W
-    own = ownership(paid, tdp * tech.tco.utilisation, tdp, tech.tco) if tdp else None
+    own = ownership(paid, tdp * tech.tco.mean_power_fraction, tdp, tech.tco) if tdp else None
     return {
         "chip": c.name,
         "node": b.node,
@@ -71,7 +71,7 @@ def cost_doc(name: str, tech: physical.Tech, chiplets: int | None = None) -> dic
             "usd_per_hour": own.per_hour_usd,
             "usd_per_hour_parts": own.usd_per_hour,
             "capex_usd": own.capex_usd,
-            "assumed_chip_W": tdp * tech.tco.utilisation,
+            "assumed_chip_W": tdp * tech.tco.mean_power_fraction,
         },
     }
 

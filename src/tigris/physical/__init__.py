@@ -31,9 +31,11 @@ def silicon(chip: Chip, tech: Tech | None = None, chiplets: int | None = None) -
     tech = tech or default()
     predicted = area(chip, tech, chiplets)
     proc = chip.process
-    known = chip.kind == "catalog" and proc is not None and proc.die_area_mm2 and not chiplets
-    die = proc.die_area_mm2 / proc.dies if known and proc and proc.die_area_mm2 else None
-    return Silicon(predicted, build(chip, predicted, tech, die), "datasheet" if known else "model")
+    die = None
+    if chip.kind == "catalog" and proc and proc.die_area_mm2 and not chiplets:
+        die = proc.die_area_mm2 / proc.dies
+    source = "model" if die is None else "datasheet"
+    return Silicon(predicted, build(chip, predicted, tech, die), source)
 
 
 def price(chip: Chip, si: Silicon, tech: Tech) -> tuple[float, str]:

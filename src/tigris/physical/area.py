@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from tigris.physical.tech import Node, Tech
 from tigris.spec.chip import Chip, MatrixEngine, MemoryLevel
 
-# Bandwidth of one memory interface by technology, for specs that do not count them
-# (JEDEC pin rates x widths): HBM stacks of 1,024 bits, DRAM channels of 32 bits.
+# Bandwidth of one memory interface by technology, for specs that do not count them.
+# Estimates: typical JEDEC pin rates x widths (HBM2 2.4, HBM2e 3.6, HBM3 6.4, HBM3e 9.6 Gb/s
+# x 1,024 bits; HBM4 8 Gb/s x 2,048; 32-bit LPDDR5X-8533, GDDR6 20 Gb/s, DDR5-6400 channels).
 INTERFACE_BPS = {
     "hbm4": 2.0e12,
     "hbm3e": 1.2e12,

@@ -21,7 +21,6 @@ from tigris.errors import SpecError
 from tigris.spec.base import Positive, Provenance, Spec, read_yaml, split_provenance, validate
 from tigris.spec.chip import Chip
 
-Fraction = Field(ge=0, le=1)
 YieldModel = Literal["poisson", "murphy", "seeds", "negative_binomial"]
 
 
@@ -44,6 +43,7 @@ class TCO(Spec):
     node_power_over_chip: float = Field(ge=1)
     colocation_usd_per_kw_month: float = Field(ge=0)
     utilisation: float = Field(gt=0, le=1)
+    mean_power_fraction: float = Field(gt=0, le=1)
     rack_kw: Positive
     chip_margin: float = Field(ge=0)
 
