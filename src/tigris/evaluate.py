@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from tigris import physical
 from tigris.cost.step import Parallel, StepCost, step_cost
 from tigris.errors import SpecError
+from tigris.physical import Economics, economics
 from tigris.physical.fleet import Fleet, fleet
-from tigris.physical.power import Power, power, tokens_per_J
-from tigris.physical.tco import Ownership, ownership, usd_per_million_tokens
 from tigris.serve import SLO, SLOS, Deployment, timer_for
 from tigris.serve import run as run_serving
 from tigris.serve.trace import ClosedLoop, Lengths, synthetic
@@ -56,41 +55,6 @@ class Scenario:
     pp: int = 1
     ep: int = 1
     rounds: int = 3
-
-
-@dataclass(frozen=True, slots=True)
-class Economics:
-    """One chip's silicon, price, power and ownership at a workload."""
-
-    silicon: physical.Silicon
-    price_usd: float
-    price_basis: str  # "purchase price" or "unit cost"
-    power: Power
-    tdp_W: float | None  # the datasheet's, for checking `power` against it
-    tokens_per_J: float
-    ownership: Ownership
-    usd_per_M_tokens: float
-
-
-def economics(
-    c: Chip, energy_J: float, time_s: float, tokens: float, tech: physical.Tech
-) -> Economics:
-    """Build, buy and run one chip that spends `energy_J` over `time_s` making `tokens`."""
-    si = physical.silicon(c, tech)
-    paid, basis = physical.price(c, si, tech)
-    pw = power(energy_J, time_s, si.build.die_mm2 * si.build.dies, tech)
-    own = ownership(paid, pw.total_W, c.tdp_W or pw.total_W, tech.tco)
-    rate = tokens / time_s if time_s > 0 else 0.0
-    return Economics(
-        si,
-        paid,
-        basis,
-        pw,
-        c.tdp_W,
-        tokens_per_J(tokens, energy_J, time_s, pw),
-        own,
-        usd_per_million_tokens(own, rate, tech.tco),
-    )
 
 
 @dataclass(frozen=True, slots=True)

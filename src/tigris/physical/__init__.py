@@ -4,43 +4,26 @@ of `tech.yaml`; never computes a latency (power takes energy and time from cost/
 
     silicon(chip, tech) -> Silicon(area, build)   # mm2 by part; $ by part, wafers
     price(chip, silicon, tech) -> (USD, basis)   # what a buyer pays for it
+    economics(chip, energy_J, time_s, tokens, tech) -> Economics  # power, TCO, $/M tokens
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from tigris.physical.area import Area, area
-from tigris.physical.fab import Build, build
+from tigris.physical.area import Area
+from tigris.physical.economics import Economics, economics
+from tigris.physical.fab import Build
+from tigris.physical.silicon import Silicon, price, silicon
 from tigris.physical.tech import Tech, default, load
-from tigris.spec.chip import Chip
 
-__all__ = ["Area", "Build", "Silicon", "Tech", "default", "load", "price", "silicon"]
-
-
-@dataclass(frozen=True, slots=True)
-class Silicon:
-    area: Area  # the model's prediction, part by part
-    build: Build
-    area_source: str  # "datasheet" (a catalog chip's published die area) or "model"
-
-
-def silicon(chip: Chip, tech: Tech | None = None, chiplets: int | None = None) -> Silicon:
-    """Area and unit cost. A catalog chip is costed at its published die area (the model's
-    prediction is reported beside it); proposals and user chips at the predicted area."""
-    tech = tech or default()
-    predicted = area(chip, tech, chiplets)
-    proc = chip.process
-    die = None
-    if chip.kind == "catalog" and proc and proc.die_area_mm2 and not chiplets:
-        die = proc.die_area_mm2 / proc.dies
-    source = "model" if die is None else "datasheet"
-    return Silicon(predicted, build(chip, predicted, tech, die), source)
-
-
-def price(chip: Chip, si: Silicon, tech: Tech) -> tuple[float, str]:
-    """What one chip costs its owner: a catalog chip's purchase price where known, else
-    the unit cost to build it plus `tco.chip_margin`."""
-    if chip.kind == "catalog" and chip.price and chip.price.purchase_usd:
-        return chip.price.purchase_usd, "purchase price"
-    return si.build.unit_cost_usd * (1 + tech.tco.chip_margin), "unit cost"
+__all__ = [
+    "Area",
+    "Build",
+    "Economics",
+    "Silicon",
+    "Tech",
+    "default",
+    "economics",
+    "load",
+    "price",
+    "silicon",
+]
