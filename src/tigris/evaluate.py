@@ -11,6 +11,7 @@ from tigris.physical import Economics, economics
 from tigris.physical.fleet import Fleet, fleet
 from tigris.serve import SLO, SLOS, Deployment, timer_for
 from tigris.serve import run as run_serving
+from tigris.serve.estimate import estimate
 from tigris.serve.trace import ClosedLoop, Lengths, synthetic
 from tigris.spec.catalog import chip as find_chip
 from tigris.spec.chip import Chip
@@ -81,19 +82,13 @@ def compare_one(c: Chip, sc: Scenario, tech: physical.Tech | None = None) -> Com
     n = sc.tp * sc.pp * (sc.ep if sc.tp == 1 else 1)
     system = single(c, n)
     par = Parallel(sc.tp, sc.pp, sc.ep)
-    first = step_cost(system, llm, Prefill(1, sc.isl), par)
-    batch_prefill = step_cost(system, llm, Prefill(sc.batch, sc.isl), par)
-    decode = step_cost(system, llm, Decode.uniform(sc.batch, sc.isl + sc.osl // 2), par)
-    end = step_cost(system, llm, Decode.uniform(sc.batch, sc.isl + sc.osl), par)
-    total_s = batch_prefill.time_s + sc.osl * decode.time_s
-    energy_J = batch_prefill.total.energy_J + sc.osl * decode.total.energy_J
-    money = economics(c, energy_J, total_s, sc.batch * sc.osl / n, tech or physical.default())
-    mem = end.memory
-    used = (
-        mem.weights_B + mem.kv_cache_B + max(mem.activations_B, batch_prefill.memory.activations_B)
+    est = estimate(system, llm, par, sc.batch, sc.isl, sc.osl)
+    money = economics(
+        c, est.energy_J, est.time_s, sc.batch * sc.osl / n, tech or physical.default()
     )
+    used = est.memory_used_B
     serving = None
-    if used <= mem.capacity_B:
+    if est.fits:
         dep = Deployment(system, llm, par, max_seqs=max(sc.batch, 1))
         loop = ClosedLoop(
             sc.batch, sc.rounds * sc.batch, Lengths("fixed", sc.isl), Lengths("fixed", sc.osl)
@@ -103,13 +98,13 @@ def compare_one(c: Chip, sc: Scenario, tech: physical.Tech | None = None) -> Com
         serving=serving,
         chip=c.name,
         chips=n,
-        ttft_s=first.time_s,
-        tpot_s=decode.time_s,
-        tokens_per_s_per_chip=sc.batch * sc.osl / total_s / n,
+        ttft_s=est.first.time_s,
+        tpot_s=est.decode.time_s,
+        tokens_per_s_per_chip=est.tokens_per_s_per_chip,
         memory_used_B=used,
-        memory_capacity_B=mem.capacity_B,
-        decode=decode,
-        prefill=first,
+        memory_capacity_B=est.memory_capacity_B,
+        decode=est.decode,
+        prefill=est.first,
         economics=money,
     )
 
