@@ -809,7 +809,7 @@ def main(argv: list[str] | None = None) -> None:
             raise
 
 
-from tigris.cli import money  # noqa: E402, F401  (registers `cost` and `fleet`)
+from tigris.cli import explore, money  # noqa: E402, F401  (register `explore`, `cost`, `fleet`)
 
 if __name__ == "__main__":
     main()
