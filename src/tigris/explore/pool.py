@@ -8,6 +8,7 @@ results for the same designs.
 from __future__ import annotations
 
 import importlib.util
+import logging
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Protocol
@@ -85,7 +86,11 @@ class Ray:
 
         self.ray = ray
         if not ray.is_initialized():
-            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+            kwargs: dict[str, Any] = {
+                "include_dashboard": False,
+                "log_to_driver": False,
+                "logging_level": logging.ERROR,
+            }
             if address is None:
                 kwargs["num_cpus"] = workers
             ray.init(address=address, **kwargs)
