@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from tigris.dtypes import DType
 from tigris.workload.llm import LLM, Dense, Layer, MoE
@@ -338,6 +339,15 @@ def _backward(op: Op) -> list[Op]:
 
 def ops(llm: LLM, step: Step) -> list[Op]:
     """All ops of one step on one replica (no parallelism yet: that is cost/'s sharding)."""
+    return list(_ops(llm, step))
+
+
+@lru_cache(maxsize=4096)
+def _ops(llm: LLM, step: Step) -> tuple[Op, ...]:
+    return tuple(_build_ops(llm, step))
+
+
+def _build_ops(llm: LLM, step: Step) -> list[Op]:
     seqs = sequences(step)
     if not isinstance(step, Training):
         return forward_ops(llm, seqs, logits_for_all=False)
@@ -379,15 +389,20 @@ def total_flops(step_ops: list[Op]) -> float:
     return sum(flops(op) * op.count for op in step_ops)
 
 
+@lru_cache(maxsize=4096)
 def footprint(llm: LLM, step: Step) -> Footprint:
     """Weights, KV cache (windowed layers keep at most `window` tokens) and activations."""
     seqs = sequences(step)
     kv = 0.0
-    for layer in llm.layers:
+    for layer, repeats in Counter(llm.layers).items():  # identical layers: count once
         per_token = layer.attention.kv_bytes_per_token(llm.precision.kv)
         w = layer.attention.window
-        kv += per_token * sum(min(q + pp, w) if w else q + pp for q, pp in seqs)
-    step_ops = forward_ops(llm, seqs, logits_for_all=isinstance(step, Training))
+        kv += repeats * per_token * sum(min(q + pp, w) if w else q + pp for q, pp in seqs)
+    step_ops = (
+        ops(llm, step)
+        if not isinstance(step, Training)
+        else forward_ops(llm, seqs, logits_for_all=True)
+    )
     if isinstance(step, Training):
         saved = sum(_saved_bytes(op) * op.count for op in step_ops)
         if step.recompute:  # keep each layer's input, recompute the rest one layer at a time
