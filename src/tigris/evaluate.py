@@ -12,6 +12,7 @@ from tigris.physical.fleet import Fleet, fleet
 from tigris.serve import SLO, SLOS, Deployment, timer_for
 from tigris.serve import run as run_serving
 from tigris.serve.estimate import estimate
+from tigris.serve.sweep import capacity, sweep
 from tigris.serve.trace import ClosedLoop, Lengths, synthetic
 from tigris.spec.catalog import chip as find_chip
 from tigris.spec.chip import Chip
@@ -151,27 +152,10 @@ def best_rate(
         reqs = synthetic("poisson", rate, None, requests, *lengths, seed=0)
         return run_serving(dep, reqs, target, timer=timer)
 
-    def ok(doc: dict) -> bool:
-        return bool(doc["slo"]["met"]) and not doc["dropped"]
-
-    best: tuple[float, float, dict] = (0.0, 0.0, {})
-    rate, high = 1 / 16, None
-    for _ in range(16):
-        doc = one(rate)
-        if not ok(doc):
-            high = rate
-            break
-        best = (rate, doc["output_tokens_per_s_per_chip"], doc)
-        rate *= 2
-    low = best[0]
-    for _ in range(4 if high and low else 0):
-        mid = (low + high) / 2
-        doc = one(mid)
-        if ok(doc):
-            best, low = (mid, doc["output_tokens_per_s_per_chip"], doc), mid
-        else:
-            high = mid
-    return best
+    best = capacity(sweep(one, 1 / 16, doublings=16, bisections=4))
+    if best is None:
+        return 0.0, 0.0, {}
+    return best["rate_per_s"], best["output_tokens_per_s_per_chip"], best
 
 
 def fleet_plan(

@@ -566,6 +566,7 @@ def serve(
     from tigris.serve import run, timer_for
     from tigris.serve.metrics import slo as find_slo
     from tigris.serve.policy import POLICIES
+    from tigris.serve.sweep import sweep
 
     for name, value, allowed in (
         ("--policy", policy, tuple(POLICIES)),
@@ -618,20 +619,7 @@ def serve(
         if not sweep_rate:
             docs = [one(rate)]
         else:
-            docs, r = [], rate / 8
-            while len(docs) < 12:
-                docs.append(one(r))
-                if not docs[-1]["slo"]["met"]:
-                    break
-                r *= 2
-            ok = [d["rate_per_s"] for d in docs if d["slo"]["met"]]
-            lo, hi = (max(ok) if ok else 0.0), docs[-1]["rate_per_s"]
-            for _ in range(4 if docs[-1]["slo"]["met"] is False and ok else 0):
-                mid = (lo + hi) / 2
-                d = one(mid)
-                docs.append(d)
-                lo, hi = (mid, hi) if d["slo"]["met"] else (lo, mid)
-            docs.sort(key=lambda d: d["rate_per_s"])
+            docs = sweep(one, rate / 8, ok=lambda d: bool(d["slo"]["met"]))
     head = {
         "model": dep.llm.name,
         "system": dep.system.chip.name,
