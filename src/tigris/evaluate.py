@@ -138,12 +138,12 @@ class FleetPlan:
     fleet: Fleet
 
 
-def best_rate(
+def rate_curve(
     c: Chip, llm: LLM, tp: int, isl: int, osl: int, target: SLO, requests: int = 400
-) -> tuple[float, float, dict]:
-    """The highest Poisson request rate one tp-chip replica serves within the SLO, found by
-    doubling from 1/16 request/s until it breaks, then four bisections. Returns the rate,
-    output tokens/s per chip at it, and the simulator's report (0, 0, {} if none meets it)."""
+) -> list[dict]:
+    """Serve Poisson traffic of fixed-length requests on one tp-chip replica at rising rates:
+    from 1/16 request/s, doubling until the SLO breaks, then four bisections (serve.sweep).
+    Returns every run's simulator report, by rate."""
     dep = Deployment(single(c, tp), llm, Parallel(tp))
     timer = timer_for(dep, isl + osl)
     lengths = Lengths("fixed", isl), Lengths("fixed", osl)
@@ -152,7 +152,16 @@ def best_rate(
         reqs = synthetic("poisson", rate, None, requests, *lengths, seed=0)
         return run_serving(dep, reqs, target, timer=timer)
 
-    best = capacity(sweep(one, 1 / 16, doublings=16, bisections=4))
+    return sweep(one, 1 / 16, doublings=16, bisections=4)
+
+
+def best_rate(
+    c: Chip, llm: LLM, tp: int, isl: int, osl: int, target: SLO, requests: int = 400
+) -> tuple[float, float, dict]:
+    """The highest Poisson request rate one tp-chip replica serves within the SLO (see
+    `rate_curve`): the rate, output tokens/s per chip at it, and the simulator's report
+    (0, 0, {} if none meets it)."""
+    best = capacity(rate_curve(c, llm, tp, isl, osl, target, requests))
     if best is None:
         return 0.0, 0.0, {}
     return best["rate_per_s"], best["output_tokens_per_s_per_chip"], best

@@ -797,7 +797,7 @@ def main(argv: list[str] | None = None) -> None:
             raise
 
 
-from tigris.cli import explore, money  # noqa: E402, F401  (register `explore`, `cost`, `fleet`)
+from tigris.cli import explore, money, report  # noqa: E402, F401  (register their commands)
 
 if __name__ == "__main__":
     main()

@@ -113,6 +113,8 @@ def explore(
         "seconds": seconds,
         "trials_per_min": outcome.ran / seconds * 60 if seconds > 0 else 0.0,
         "best": None if best is None else _row(best),
+        "ranges": exploration.ranges(sp),
+        "space_doc": sp.model_dump(mode="json"),
         "references": [_row(r) for _, r in refs.iterrows()],
     }
     files = exploration.write(folder, sp, df, refs, summary)
