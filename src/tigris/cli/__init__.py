@@ -32,6 +32,20 @@ app = typer.Typer(
 )
 SHORT = {"collective": "coll", "attention": "attn", "vector": "vec"}
 JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON document")]
+TechFile = Annotated[
+    str | None, typer.Option("--tech", help="YAML overriding any of physical/tech.yaml")
+]
+Sets = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="override one parameter: key=value (tco.pue=1.4, volume=2e5)"),
+]
+
+
+def tech_from(path: str | None, sets: list[str] | None) -> Any:
+    """physical/'s parameters with a user's file and key=value overrides applied."""
+    from tigris import physical
+
+    return physical.load(path, sets or [])
 
 
 def _out(doc: Any) -> None:
@@ -241,6 +255,8 @@ def compare(
     batch: Annotated[int, typer.Option(min=1, help="concurrent requests")] = 64,
     isl: Annotated[int, typer.Option(min=1, help="input tokens per request")] = 2048,
     osl: Annotated[int, typer.Option(min=1, help="output tokens per request")] = 256,
+    tech: TechFile = None,
+    set_: Sets = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Serve one scenario on several chips: TTFT, TPOT, tokens/s per chip, memory, bounds."""
@@ -249,7 +265,7 @@ def compare(
 
     names = [c.strip() for c in chips.split(",") if c.strip()]
     sc = Scenario(model, batch, isl, osl, tp, pp, ep)
-    rows = run(names, sc)
+    rows = run(names, sc, tech_from(tech, set_))
     docs = []
     for r in rows:
         classes = r.decode.by_class()
@@ -362,7 +378,14 @@ def _money_cells(doc: dict[str, Any] | None) -> tuple[str, ...]:
     return (
         f"{doc['dies']} x {doc['die_area_mm2']:,.0f}",
         f"{doc['unit_cost_usd']:,.0f}",
-        f"{doc['price_usd']:,.0f}" + ("" if doc["price_basis"] == "purchase price" else " (cost)"),
+        f"{doc['price_usd']:,.0f}"
+        + (
+            ""
+            if doc["price_basis"] == "purchase price"
+            else " (cost)"
+            if doc["price_basis"] == "unit cost"
+            else " (cost+margin)"
+        ),
         f"{doc['power_W']:,.0f} / {doc['tdp_W']:,.0f}"
         if doc["tdp_W"]
         else f"{doc['power_W']:,.0f}",

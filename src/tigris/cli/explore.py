@@ -14,8 +14,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from tigris.cli import JsonFlag, _out, app
-from tigris.cli.money import Sets, TechFile, tech_from
+from tigris.cli import JsonFlag, Sets, TechFile, _out, app, tech_from
 from tigris.errors import SpecError
 
 REFERENCES = "h100-sxm,h200-sxm,b200"

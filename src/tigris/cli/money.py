@@ -12,21 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from tigris import physical
-from tigris.cli import JsonFlag, _out, app
+from tigris.cli import JsonFlag, Sets, TechFile, _out, app, tech_from
 from tigris.errors import SpecError
 from tigris.spec import catalog
-
-TechFile = Annotated[
-    str | None, typer.Option("--tech", help="YAML overriding any of physical/tech.yaml")
-]
-Sets = Annotated[
-    list[str] | None,
-    typer.Option("--set", help="override one parameter: key=value (tco.pue=1.4, volume=2e5)"),
-]
-
-
-def tech_from(path: str | None, sets: list[str] | None) -> physical.Tech:
-    return physical.load(path, sets or [])
 
 
 def cost_doc(name: str, tech: physical.Tech, chiplets: int | None = None) -> dict[str, Any]:

@@ -13,8 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from tigris.cli import JsonFlag, _out, app
-from tigris.cli.money import Sets, TechFile, tech_from
+from tigris.cli import JsonFlag, Sets, TechFile, _out, app, tech_from
 from tigris.errors import SpecError
 
 DEFAULT_CHIPS = "h100-sxm,h200-sxm,b200,tigris-t1"

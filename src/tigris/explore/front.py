@@ -3,7 +3,8 @@
 Columns: `trial`, `state`, `feasible`, `pareto`, `error`, each knob (`p_<knob>`), each
 metric of `score.Metrics` (under its own name) and each constraint's excess (`v_<name>`:
 value / limit - 1, met where at most 0). The front is the feasible trials no other feasible
-trial beats on every objective.
+trial beats on every objective; a design the sampler proposed again is on it once, as its
+first trial.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ def table(study: optuna.Study, space: Space) -> pd.DataFrame:
         return df
     excess = df[[c for c in df.columns if c.startswith("v_")]]
     df["feasible"] = (df["state"] == "COMPLETE") & (excess.fillna(np.inf) <= 0).all(axis=1)
-    df["pareto"] = pareto(df, space)
+    knobs = [c for c in df.columns if c.startswith("p_")]
+    repeat = df.duplicated(subset=knobs) if knobs else np.zeros(len(df), dtype=bool)
+    df["pareto"] = pareto(df, space) & ~np.asarray(repeat)  # a design asked again counts once
     return df
 
 

@@ -18,7 +18,7 @@ class Economics:
 
     silicon: Silicon
     price_usd: float
-    price_basis: str  # "purchase price" or "unit cost"
+    price_basis: str  # "purchase price", "unit cost" or "unit cost + N% margin"
     power: Power
     tdp_W: float | None  # the datasheet's, for checking `power` against it
     tokens_per_J: float

@@ -35,4 +35,6 @@ def price(chip: Chip, si: Silicon, tech: Tech) -> tuple[float, str]:
     the unit cost to build it plus `tco.chip_margin`."""
     if chip.kind == "catalog" and chip.price and chip.price.purchase_usd:
         return chip.price.purchase_usd, "purchase price"
-    return si.build.unit_cost_usd * (1 + tech.tco.chip_margin), "unit cost"
+    margin = tech.tco.chip_margin
+    basis = "unit cost" if margin == 0 else f"unit cost + {margin:.0%} margin"
+    return si.build.unit_cost_usd * (1 + margin), basis
