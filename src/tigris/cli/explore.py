@@ -16,19 +16,10 @@ from rich.table import Table
 
 from tigris.cli import JsonFlag, Sets, TechFile, _out, app, tech_from
 from tigris.errors import SpecError
+from tigris.explore.score import HEADLINE
 
 REFERENCES = "h100-sxm,h200-sxm,b200"
-SHOWN = (
-    "tokens_per_usd",
-    "usd_per_M_tokens",
-    "tokens_per_s_per_chip",
-    "tokens_per_J",
-    "ttft_s",
-    "tpot_s",
-    "die_mm2",
-    "unit_cost_usd",
-    "peak_W",
-)
+SHOWN = HEADLINE
 
 
 @app.command()

@@ -24,6 +24,19 @@ from tigris.spec.chip import Chip
 from tigris.spec.system import single
 from tigris.workload.models import model as find_model
 
+# the metrics a table of designs shows first
+HEADLINE = (
+    "tokens_per_usd",
+    "usd_per_M_tokens",
+    "tokens_per_s_per_chip",
+    "tokens_per_J",
+    "ttft_s",
+    "tpot_s",
+    "die_mm2",
+    "unit_cost_usd",
+    "peak_W",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Metrics:

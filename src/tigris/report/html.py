@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from tigris.explore.score import HEADLINE
 from tigris.report import plots
 
 STYLE = """
@@ -184,17 +185,7 @@ def exploration(x: Exploration) -> str:
     obj = ", ".join(f"{k} ({v})" for k, v in x.objectives.items())
     s = x.summary
     knobs = [c for c in x.front.columns if c.startswith("p_")]
-    shown = [
-        "tokens_per_usd",
-        "usd_per_M_tokens",
-        "tokens_per_s_per_chip",
-        "tokens_per_J",
-        "ttft_s",
-        "tpot_s",
-        "die_mm2",
-        "unit_cost_usd",
-        "peak_W",
-    ]
+    shown = list(HEADLINE)
     front_rows = x.front.head(20).to_dict("records")
     ref_rows = x.references.to_dict("records")
     return "\n".join(
