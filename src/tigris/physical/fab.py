@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from tigris.errors import SpecError
 from tigris.physical.area import Area, interfaces
@@ -87,7 +87,7 @@ def harvest_yield(
     nodes, weights = _densities(model, alpha)
     d = nodes * d0_per_cm2
     good_core = np.exp(-core_cm2 * d)
-    enough = stats.binom.sf(needed - 1, cores, good_core[:, None]).ravel()
+    enough = special.bdtrc(needed - 1, cores, good_core)  # P(at least `needed` good)
     return float(np.sum(weights * np.exp(-rest_cm2 * d) * enough))
 
 
