@@ -20,7 +20,7 @@ from collections import Counter
 
 from tigris.cost import energy
 from tigris.cost.model import Cost, combine
-from tigris.cost.params import Calibration
+from tigris.cost.params import CACHE_EFFICIENCY, Calibration
 from tigris.mapping.resources import Resources
 from tigris.workload.ops import Attention, causal_pairs
 
@@ -103,7 +103,7 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
                 moved: dict[str, float] = {}
                 if cache is not None:
                     c_B = stream_B + op.q_bytes + op.out_bytes + partial_B
-                    memory_s[cache.name] = c_B / (cache.bandwidth_Bps * cal.cache_efficiency)
+                    memory_s[cache.name] = c_B / (cache.bandwidth_Bps * CACHE_EFFICIENCY)
                     moved[cache.name] = c_B
                     dram_B = unique_B
                 else:

@@ -24,9 +24,9 @@ GROUPS = {
     "gemm": (
         "matrix_efficiency",
         "memory_efficiency",
-        "cache_efficiency",
         "overlap",
         "kernel_overhead_s",
+        "step_latency_s",
     ),
     "attention": ("attention_overhead_s", "vector_efficiency", "unit_latency_s"),
     "nccl": ("link_efficiency", "link_latency_s"),
@@ -34,9 +34,9 @@ GROUPS = {
 BOUNDS = {
     "matrix_efficiency": (0.3, 1.0),
     "memory_efficiency": (0.3, 1.0),
-    "cache_efficiency": (0.2, 1.0),
     "overlap": (0.0, 1.0),
     "kernel_overhead_s": (0.0, 20e-6),
+    "step_latency_s": (0.0, 2e-6),
     "unit_latency_s": (0.0, 10e-6),
     "attention_overhead_s": (0.0, 40e-6),
     "vector_efficiency": (0.05, 1.0),

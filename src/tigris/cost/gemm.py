@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tigris.cost import energy
 from tigris.cost.model import Cost, combine
-from tigris.cost.params import Calibration
+from tigris.cost.params import CACHE_EFFICIENCY, Calibration
 from tigris.mapping.gemm import GemmPlan, GemmShape, rate_class, search
 from tigris.mapping.resources import Resources
 from tigris.workload.ops import Gemm
@@ -15,10 +15,10 @@ def plan_time(p: GemmPlan, res: Resources, cal: Calibration) -> float:
     cores = res.cores
     compute_s = p.engine_cycles / cores / (res.clock_Hz * cal.matrix_efficiency)
     dram_B = p.dram_read_B + p.dram_write_B
-    parts = [compute_s, p.waves * cal.unit_latency_s]
+    parts = [compute_s, p.waves * p.unit_steps * cal.step_latency_s]
     cache = res.cache
     if cache is not None:
-        bw = cache.bandwidth_Bps * cal.cache_efficiency
+        bw = cache.bandwidth_Bps * CACHE_EFFICIENCY
         cache_B = p.cache_read_B + p.dram_write_B + p.partial_B
         busiest = p.cache_read_busiest_B + p.partial_B / max(p.cores_used, 1)
         parts.append(max(cache_B / bw, busiest / res.port_Bps))
@@ -41,7 +41,7 @@ def plan_cost(op: Gemm, p: GemmPlan, res: Resources, cal: Calibration, rc: str) 
     if cache is not None:
         cache_B = p.cache_read_B + p.dram_write_B + p.partial_B
         memory_s[cache.name] = max(
-            cache_B / (cache.bandwidth_Bps * cal.cache_efficiency),
+            cache_B / (cache.bandwidth_Bps * CACHE_EFFICIENCY),
             (p.cache_read_busiest_B + p.partial_B / max(p.cores_used, 1)) / res.port_Bps,
         )
         moved[cache.name] = cache_B
@@ -53,7 +53,7 @@ def plan_cost(op: Gemm, p: GemmPlan, res: Resources, cal: Calibration, rc: str) 
         stage_B = p.cache_read_busiest_B * 2
         memory_s["core"] = stage_B / res.stage_Bps
     overhead = cal.kernel_overhead_s
-    latency = p.waves * cal.unit_latency_s
+    latency = p.waves * p.unit_steps * cal.step_latency_s
     time_s = overhead + combine(compute_s, memory_s, cal.overlap, latency)
     peak = res.matrix_flops(rc)
     unique = op.a_bytes + op.b_bytes + op.out_bytes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tigris.cost import energy
 from tigris.cost.model import Cost, combine
-from tigris.cost.params import Calibration
+from tigris.cost.params import CACHE_EFFICIENCY, Calibration
 from tigris.mapping.resources import Resources
 from tigris.workload.ops import Vector
 
@@ -22,7 +22,7 @@ def vector_cost(op: Vector, res: Resources, cal: Calibration, fused: bool = Fals
     moved: dict[str, float] = {}
     act_B = 0.0 if fused else act_in + op.write_bytes
     if cache is not None and act_B <= cache.capacity_B / 2:
-        memory_s[cache.name] = act_B / (cache.bandwidth_Bps * cal.cache_efficiency)
+        memory_s[cache.name] = act_B / (cache.bandwidth_Bps * CACHE_EFFICIENCY)
         moved[cache.name] = act_B
         dram_B = op.weight_bytes
     else:

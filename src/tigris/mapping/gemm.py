@@ -73,6 +73,7 @@ class GemmPlan:
     mapping: GemmMapping
     tiles: int  # work units: output tiles x split_k
     waves: int
+    unit_steps: int  # k-steps (staged slabs of tile_k) one work unit runs in turn
     cores_used: int
     macs: float  # useful MACs
     engine_cycles: float  # busiest core, incl. padding and systolic fill / drain
@@ -164,6 +165,7 @@ def plan(shape: GemmShape, res: Resources, rate_class: str, mp: GemmMapping) -> 
         mapping=mp,
         tiles=tiles,
         waves=waves,
+        unit_steps=math.ceil(kc / mp.tile_k),
         cores_used=min(cores, tiles),
         macs=macs,
         engine_cycles=cycles * cores,
@@ -194,7 +196,8 @@ def _sizes(base: int, limit: int, exhaustive: bool) -> list[int]:
         step = max(8, base // 4)
         return list(range(step, cap + 1, step))
     lo = max(8, min(base * 4, limit // 2))  # small tiles only for small problems
-    return [lo << i for i in range(12) if lo << i <= cap]
+    small = [x for x in (base, 2 * base) if 8 <= x < lo]  # to spread a small op over cores
+    return small + [lo << i for i in range(12) if lo << i <= cap]
 
 
 def candidates(shape: GemmShape, res: Resources, exhaustive: bool = False) -> Iterator[GemmMapping]:
