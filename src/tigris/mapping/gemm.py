@@ -38,6 +38,8 @@ class GemmShape:
     a_B: float
     b_B: float
     out_B: float
+    m: int = 0  # all rows (set by `of`)
+    groups: int = 0  # all groups (set by `of`)
 
     @staticmethod
     def of(op: Gemm) -> GemmShape:
@@ -46,15 +48,10 @@ class GemmShape:
             if r > 0:
                 groups[r] = groups.get(r, 0) + 1
         rows = tuple(sorted(groups.items())) or ((0, 1),)
-        return GemmShape(rows, op.n, op.k, op.a.bytes, op.b.bytes, op.out.bytes)
-
-    @property
-    def m(self) -> int:
-        return sum(r * g for r, g in self.rows)
-
-    @property
-    def groups(self) -> int:
-        return sum(g for _, g in self.rows)
+        m = sum(r * g for r, g in rows)
+        return GemmShape(
+            rows, op.n, op.k, op.a.bytes, op.b.bytes, op.out.bytes, m, sum(g for _, g in rows)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,8 +193,13 @@ def _sizes(base: int, limit: int, exhaustive: bool) -> list[int]:
         step = max(8, base // 4)
         return list(range(step, cap + 1, step))
     lo = max(8, min(base * 4, limit // 2))  # small tiles only for small problems
-    small = [x for x in (base, 2 * base) if 8 <= x < lo]  # to spread a small op over cores
-    return small + [lo << i for i in range(12) if lo << i <= cap]
+    return [lo << i for i in range(12) if lo << i <= cap]
+
+
+def _spread(base: int, sizes: list[int]) -> list[int]:
+    """One- and two-fragment edges below the smallest of `sizes`: to spread an op whose
+    regular tiles are fewer than the cores over more of them."""
+    return [x for x in (base, 2 * base) if 8 <= x < sizes[0]] if sizes else []
 
 
 def candidates(shape: GemmShape, res: Resources, exhaustive: bool = False) -> Iterator[GemmMapping]:
@@ -211,6 +213,10 @@ def candidates(shape: GemmShape, res: Resources, exhaustive: bool = False) -> It
     fm, fn = res.fragment
     tms = _sizes(fm, _pad(max(max_rows, 1), 8) * 2, exhaustive)
     tns = _sizes(fn, _pad(shape.n, 8) * 2, exhaustive)
+    if not exhaustive and tms and tns:
+        fewest = sum(math.ceil(r / tms[0]) * g for r, g in shape.rows) * math.ceil(shape.n / tns[0])
+        if fewest < res.cores:
+            tms, tns = _spread(fm, tms) + tms, _spread(fn, tns) + tns
     for tm in tms:
         for tn in tns:
             if not _fits(res, shape, tm, tn, tk):
