@@ -215,7 +215,7 @@ def candidates(shape: GemmShape, res: Resources, exhaustive: bool = False) -> It
     tns = _sizes(fn, _pad(shape.n, 8) * 2, exhaustive)
     if not exhaustive and tms and tns:
         fewest = sum(math.ceil(r / tms[0]) * g for r, g in shape.rows) * math.ceil(shape.n / tns[0])
-        if fewest < res.cores:
+        if 2 * fewest <= res.cores:  # at least half the cores idle
             tms, tns = _spread(fm, tms) + tms, _spread(fn, tns) + tns
     for tm in tms:
         for tn in tns:
