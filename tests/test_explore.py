@@ -348,3 +348,16 @@ def test_explore_cli_writes_the_folder(tmp_path, capsys):
     assert all(r["batch"] in (8, 32, 64) for r in doc["references"])  # each chip's best batch
     assert doc["pareto"] == len(doc["front"])
     assert all(r["feasible"] and r["pareto"] for r in doc["front"])
+
+
+def test_auto_uses_a_process_pool_where_ray_is_missing(monkeypatch):
+    sp, base, tech = space(), chip("tigris-t1"), physical.default()
+    monkeypatch.setattr(pool, "has_ray", lambda: False)
+    p = pool.make("auto", sp, base, tech, 2)
+    try:
+        assert p.name == "processes" and p.workers == 2
+    finally:
+        p.close()
+    assert pool.make("auto", sp, base, tech, 1).name == "serial"
+    with pytest.raises(SpecError, match="Ray is not installed"):
+        pool.make("ray", sp, base, tech, 2)
