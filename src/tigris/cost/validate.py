@@ -61,14 +61,28 @@ COLUMNS = {
 }
 
 
-# GEMM flows whose activations arrive in bf16 and are quantised by a kernel of their own on
-# every call (TensorRT-LLM's fp8 per-tensor / per-block and SmoothQuant int8 paths).
-QUANTISED_INPUT = {"fp8", "fp8_block", "sq"}
+# GEMM flows whose activations arrive in bf16 and are quantised by kernels of their own on
+# every call (TensorRT-LLM's fp8 per-tensor / per-block and SmoothQuant int8 paths). A
+# per-block or per-token scale is found in the pass that quantises; a per-tensor scale needs
+# the whole tensor's maximum before any element is quantised: a reduction pass first.
+QUANTISED_INPUT = {"fp8": "per-tensor", "fp8_block": "per-block", "sq": "per-token"}
 
 
 def quantise(m: int, k: int, to: DType) -> Vector:
     """Quantise a bf16 activation: read it, find the scale, write it narrow."""
     return Vector("quantise", "quantise", m * k, 3.0, m * k * 2.0, m * k * to.bytes)
+
+
+def amax(m: int, k: int) -> Vector:
+    """The maximum magnitude of a bf16 activation: read it, write one fp32 scale."""
+    return Vector("amax", "reduce", m * k, 1.0, m * k * 2.0, 4.0)
+
+
+def quantisation(m: int, k: int, to: DType, scale: str) -> tuple[Op, ...]:
+    """The kernels a flow runs to quantise its activation before the GEMM."""
+    if scale == "per-tensor":
+        return (amax(m, k), quantise(m, k, to))
+    return (quantise(m, k, to),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +91,7 @@ class Row:
     group: tuple[str, str]  # (op, dtype) for the per-group metrics
     measured_s: float
     skip: str | None = None
-    pre: Op | None = None  # a kernel the measured flow runs before the op, timed with it
+    pre: tuple[Op, ...] = ()  # kernels the measured flow runs before the op, timed with it
 
 
 def read_table(path: str | Path):  # -> pandas.DataFrame
@@ -116,7 +130,8 @@ def rows(df, kind: str, chip: Chip) -> Iterator[Row]:
                 continue
             a, b = pair
             gemm = Gemm("gemm", int(m), int(n), int(k), a, b, DType.bf16)
-            pre = quantise(int(m), int(k), a) if dt in QUANTISED_INPUT else None
+            scale = QUANTISED_INPUT.get(dt)
+            pre = quantisation(int(m), int(k), a, scale) if scale else ()
             yield Row(gemm, ("gemm", dt), lat * MS, pre=pre)
     elif kind == "attention":
         cols = zip(
@@ -205,8 +220,7 @@ def predict(
             continue
         target = single(chip, r.op.group) if isinstance(r.op, Collective) else chip
         pred[i] = evaluate(r.op, target, cal).time_s
-        if r.pre is not None:
-            pred[i] += evaluate(r.pre, target, cal).time_s
+        pred[i] += sum(evaluate(op, target, cal).time_s for op in r.pre)
     return out_rows, pred
 
 
