@@ -361,3 +361,15 @@ def test_auto_uses_a_process_pool_where_ray_is_missing(monkeypatch):
     assert pool.make("auto", sp, base, tech, 1).name == "serial"
     with pytest.raises(SpecError, match="Ray is not installed"):
         pool.make("ray", sp, base, tech, 2)
+
+
+def test_a_study_whose_base_chip_changed_is_not_resumed(tmp_path):
+    base = chip("tigris-t1").model_dump(mode="json", by_alias=True, exclude={"provenance"})
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump({**base, "name": "mine", "kind": "user"}))
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    sp = space(base=str(path))
+    search.run(sp, url, pool.make("serial", sp, chip(str(path)), physical.default(), 1), 4)
+    path.write_text(yaml.safe_dump({**base, "name": "mine", "kind": "user", "clock": "1.0 GHz"}))
+    with pytest.raises(SpecError, match="base chip changed"):
+        search.open_study(space(base=str(path)), url)

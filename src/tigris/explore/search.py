@@ -77,9 +77,13 @@ def sampler(space: Space, seed: int) -> optuna.samplers.BaseSampler:
 
 
 def space_key(space: Space) -> str:
-    """What a stored study must have been made for to be resumed: knobs, workload, goals."""
+    """What a stored study must have been made for to be resumed: knobs, workload, goals,
+    and the base chip as it is now (a catalog chip may change between runs)."""
+    from tigris.spec.catalog import chip as find_chip
+
     keep = space.model_dump(mode="json", exclude={"search": {"trials", "batch"}})
-    return json.dumps(keep, sort_keys=True)
+    base = find_chip(space.base).model_dump(mode="json", exclude={"provenance", "notes"})
+    return json.dumps({"space": keep, "base": base}, sort_keys=True)
 
 
 def open_study(space: Space, storage: str) -> optuna.Study:
@@ -100,8 +104,8 @@ def open_study(space: Space, storage: str) -> optuna.Study:
             "--storage",
             "",
             storage,
-            f"holds a study {space.name!r} made for a different space (knobs, workload or "
-            "objectives changed); use another --out folder or rename the space",
+            f"holds a study {space.name!r} made for a different space (knobs, workload, "
+            "objectives or the base chip changed); use another --out folder or rename the space",
         )
     return study
 
