@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from tigris.cost import energy
 from tigris.cost.model import Cost, combine
 from tigris.cost.params import CACHE_EFFICIENCY, Calibration
@@ -31,9 +33,21 @@ def plan_time(p: GemmPlan, res: Resources, cal: Calibration) -> float:
     return cal.kernel_overhead_s + parts[0] + (1.0 - cal.overlap) * parts[1]
 
 
+def promotion_s(op: Gemm, res: Resources, cal: Calibration) -> float:
+    """Block-scaled formats (fp8 with a scale per 128 of k): every `scale_block_k` of k the
+    engines' partial sums are scaled and added into fp32 accumulators on the vector units,
+    one multiply-add per output element, in the main loop between the matrix steps."""
+    if not op.scale_block_k:
+        return 0.0
+    fmas = op.m * op.n * math.ceil(op.k / op.scale_block_k)
+    rate = res.vector_flops("fp32") * cal.vector_efficiency
+    return 2.0 * fmas / rate if rate > 0 else 0.0
+
+
 def plan_cost(op: Gemm, p: GemmPlan, res: Resources, cal: Calibration, rc: str) -> Cost:
     cores = res.cores
     compute_s = p.engine_cycles / cores / (res.clock_Hz * cal.matrix_efficiency)
+    compute_s += promotion_s(op, res, cal)
     main, cache = res.main, res.cache
     memory_s: dict[str, float] = {}
     moved: dict[str, float] = {}

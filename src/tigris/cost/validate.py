@@ -66,6 +66,8 @@ COLUMNS = {
 # per-block or per-token scale is found in the pass that quantises; a per-tensor scale needs
 # the whole tensor's maximum before any element is quantised: a reduction pass first.
 QUANTISED_INPUT = {"fp8": "per-tensor", "fp8_block": "per-block", "sq": "per-token"}
+# Block-scaled flows: a scale per 128 of k (DeepSeek-V3-style 1x128 / 128x128 fp8 blocks).
+BLOCK_SCALED_K = {"fp8_block": 128}
 
 
 def quantise(m: int, k: int, to: DType) -> Vector:
@@ -129,7 +131,8 @@ def rows(df, kind: str, chip: Chip) -> Iterator[Row]:
                 yield Row(None, ("gemm", dt), lat * MS, f"unknown gemm_dtype {dt!r}")
                 continue
             a, b = pair
-            gemm = Gemm("gemm", int(m), int(n), int(k), a, b, DType.bf16)
+            block = BLOCK_SCALED_K.get(dt, 0)
+            gemm = Gemm("gemm", int(m), int(n), int(k), a, b, DType.bf16, scale_block_k=block)
             scale = QUANTISED_INPUT.get(dt)
             pre = quantisation(int(m), int(k), a, scale) if scale else ()
             yield Row(gemm, ("gemm", dt), lat * MS, pre=pre)

@@ -35,6 +35,7 @@ class Gemm:
     rows: tuple[int, ...] = ()
     b_is_weight: bool = True
     cls: str = "gemm"
+    scale_block_k: int = 0  # block-scaled formats: partial sums rescaled every this many k
 
     @property
     def groups(self) -> int:
