@@ -12,6 +12,7 @@ import pandas as pd
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib import ticker
 
 from tigris.report.files import atomic
 
@@ -237,6 +238,10 @@ def serving_curves(chips: list[dict], ttft_slo_ms: float, tpot_slo_ms: float) ->
         ax.set_xlabel("output tokens/s per chip")
         ax.set_ylabel(name)
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(
+            ticker.FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}"[0] in "235" else "")
+        )
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
     fig.suptitle("serving: latency against throughput as the Poisson request rate rises")
