@@ -110,22 +110,22 @@ def compare_one(c: Chip, sc: Scenario, tech: physical.Tech | None = None) -> Com
     )
 
 
+def fitting(row: Comparison, sc: Scenario) -> Comparison:
+    """The row, or a one-line error where the model does not fit the chip's memory."""
+    if not row.fits:
+        raise SpecError(
+            "--chips",
+            row.chip,
+            f"{row.memory_used_B / 1e9:.0f} GB",
+            f"{sc.model} with batch {sc.batch} at {sc.isl}+{sc.osl} tokens needs "
+            f"{row.memory_used_B / 1e9:.1f} GB per chip, more than its "
+            f"{row.memory_capacity_B / 1e9:.0f} GB; raise --tp or --pp, or lower --batch",
+        )
+    return row
+
+
 def compare(chips: list[str], sc: Scenario, tech: physical.Tech | None = None) -> list[Comparison]:
-    out = []
-    for name in chips:
-        c = find_chip(name)
-        row = compare_one(c, sc, tech)
-        if not row.fits:
-            raise SpecError(
-                "--chips",
-                name,
-                f"{row.memory_used_B / 1e9:.0f} GB",
-                f"{sc.model} with batch {sc.batch} at {sc.isl}+{sc.osl} tokens needs "
-                f"{row.memory_used_B / 1e9:.1f} GB per chip, more than its "
-                f"{row.memory_capacity_B / 1e9:.0f} GB; raise --tp or --pp, or lower --batch",
-            )
-        out.append(row)
-    return out
+    return [fitting(compare_one(find_chip(name), sc, tech), sc) for name in chips]
 
 
 @dataclass(frozen=True, slots=True)

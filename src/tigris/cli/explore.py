@@ -17,6 +17,7 @@ from rich.table import Table
 from tigris.cli import JsonFlag, Sets, TechFile, _out, app, tech_from
 from tigris.errors import SpecError
 from tigris.explore.score import HEADLINE
+from tigris.report.text import number
 
 REFERENCES = "h100-sxm,h200-sxm,b200"
 SHOWN = HEADLINE
@@ -147,12 +148,14 @@ def _print(s: dict[str, Any], fr: Any, refs: Any, objectives: dict[str, str]) ->
         t.add_column(str(r["chip"]), justify="right")
     knobs = [c for c in fr.columns if c.startswith("p_")] if len(fr) else []
     for c in knobs:
-        t.add_row(c[2:], *[_fmt(r[c]) for _, r in top], *[""] * len(refs))
+        t.add_row(c[2:], *[number(r[c]) for _, r in top], *[""] * len(refs))
     ref_knobs = [c for c in ("batch", "tp") if c in refs.columns]
     for c in ref_knobs:
-        t.add_row(f"{c} (ref.)", *[""] * len(top), *[_fmt(r[c]) for _, r in refs.iterrows()])
+        t.add_row(f"{c} (ref.)", *[""] * len(top), *[number(r[c]) for _, r in refs.iterrows()])
     for m in SHOWN:
-        t.add_row(m, *[_fmt(r[m]) for _, r in top], *[_fmt(r.get(m)) for _, r in refs.iterrows()])
+        t.add_row(
+            m, *[number(r[m]) for _, r in top], *[number(r.get(m)) for _, r in refs.iterrows()]
+        )
     t.add_row(
         "meets constraints",
         *["yes"] * len(top),
@@ -164,18 +167,3 @@ def _print(s: dict[str, Any], fr: Any, refs: Any, objectives: dict[str, str]) ->
             console.print(f"[yellow]{r['chip']}: {r['error']}[/yellow]")
     for name, path in s["files"].items():
         console.print(f"[dim]{name}: {path}[/dim]")
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, str):
-        return v
-    if v is None or _isnan(v):
-        return ""
-    v = float(v)
-    if abs(v) >= 1e6:
-        return f"{v / 1e6:.2f}M"
-    if abs(v) >= 1e4:
-        return f"{v / 1e3:.1f}k"
-    if v == int(v):
-        return f"{int(v):,}"
-    return f"{v:.3f}" if abs(v) < 1 else f"{v:,.1f}" if abs(v) < 100 else f"{v:,.0f}"

@@ -21,19 +21,11 @@ DEFAULT_CHIPS = "h100-sxm,h200-sxm,b200,tigris-t1"
 
 def chip_entry(c: Any, sc: Any, tech: Any, serving: bool, requests: int, target: Any) -> dict:
     """Everything the page shows about one chip on the scenario, as plain data."""
-    from tigris.evaluate import compare_one, rate_curve
+    from tigris.evaluate import compare_one, fitting, rate_curve
     from tigris.serve.sweep import capacity
     from tigris.workload.models import model as find_model
 
-    row = compare_one(c, sc, tech)
-    if not row.fits:
-        raise SpecError(
-            "--chips",
-            c.name,
-            f"{row.memory_used_B / 1e9:.0f} GB",
-            f"{sc.model} needs {row.memory_used_B / 1e9:.1f} GB per chip, more than its "
-            f"{row.memory_capacity_B / 1e9:.0f} GB; raise --tp or lower --batch",
-        )
+    row = fitting(compare_one(c, sc, tech), sc)
     llm = find_model(sc.model)
     main = c.main_memory
     ops = []

@@ -18,6 +18,7 @@ import pandas as pd
 
 from tigris.explore.score import HEADLINE
 from tigris.report import plots
+from tigris.report.text import number
 
 STYLE = """
 body { font: 14px/1.45 system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif;
@@ -79,17 +80,8 @@ def _e(x: Any) -> str:
     return html.escape(str(x))
 
 
-def _num(v: Any, digits: int = 3) -> str:
-    if v is None or (isinstance(v, float) and v != v):
-        return ""
-    if isinstance(v, str | bool):
-        return _e(v)
-    v = float(v)
-    if v != 0 and (abs(v) >= 1e6 or abs(v) < 1e-3):
-        return f"{v:.{digits}g}"
-    if v == int(v):
-        return f"{int(v):,}"
-    return f"{v:,.{digits}f}" if abs(v) < 10 else f"{v:,.1f}" if abs(v) < 1000 else f"{v:,.0f}"
+def _num(v: Any) -> str:
+    return _e(v) if isinstance(v, str | bool) else _e(number(v))
 
 
 def table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> str:
