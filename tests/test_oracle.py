@@ -125,8 +125,8 @@ def test_time_is_never_below_the_physics_floor(args, op):
         assert cost.time_s >= (op.kv_bytes + op.q_bytes) / res.main.bandwidth_Bps
 
 
-# derandomize: a fixed set of examples, so CI is repeatable. Random search does find more-cores
-# counterexamples (test_known_counterexample_more_cores_slightly_slower below): open, not hidden.
+# derandomize: a fixed set of examples, so CI is repeatable (a random search of 1,500 GEMMs on
+# more cores and 800 ops on more of any resource found no counterexample when this was written)
 @settings(max_examples=40, deadline=None, derandomize=True)
 @given(
     chip_args,
@@ -218,13 +218,9 @@ def test_fp8_needs_an_fp8_engine():
     assert evaluate(op, h100).time_s < 0.7 * evaluate(bf, h100).time_s
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: a GEMM whose tiles fill the cores in one wave loses the staging reuse a "
-    "smaller chip gets from running two units per core, and the mapping cannot leave cores "
-    "idle to keep it; found by the property test above (present before the k-step latency)",
-)
-def test_known_counterexample_more_cores_slightly_slower():
+def test_more_cores_can_run_fewer_units_each_to_keep_their_staging_reuse():
+    """Found by the property test: the 68-core chip's one-unit-per-core placements reread the
+    A panel the 34-core chip keeps across its units; leaving cores idle must remain open."""
     op = Gemm("g", 1, 2049, 352, DType.bf16, DType.bf16, DType.bf16)
     kw = dict(
         systolic=False,

@@ -112,6 +112,33 @@ def test_same_seed_same_bytes_and_closed_loop_counts():
     assert a != json.dumps(run(_dep(), loop, seed=8), sort_keys=True)
 
 
+def test_clients_that_drift_apart_trade_first_token_wait_for_decode_speed():
+    """32 clients x 1024-token prompts exceed one 8192-token step. Sent at once, the prompts
+    queue behind each other and the later decodes run undisturbed; spread over a round trip,
+    each prompt is prefilled within a step or two of its arrival, inside the other clients'
+    decode steps."""
+    fixed = Lengths("fixed", 1024), Lengths("fixed", 128)
+    burst = simulate(_dep(), _timer(), kv_cache(_dep()), ClosedLoop(32, 32, *fixed))
+    spread = simulate(
+        _dep(), _timer(), kv_cache(_dep()), ClosedLoop(32, 96, *fixed, spread_s=3.0), seed=3
+    )
+    firsts = [s.req.arrival_s for s in spread.done if s.req.id < 32]  # each client's first
+    assert len(set(firsts)) == 32 and min(firsts) > 0 and max(firsts) < 3.0
+    one_prompt = _timer().step(0, 0, [(1024, 0)])
+    assert min(s.req.arrival_s for s in burst.done) == 0.0
+    wait = {
+        name: np.mean([s.first_token_s - s.req.arrival_s for s in sim.done])
+        for name, sim in (("burst", burst), ("spread", spread))
+    }
+    assert wait["burst"] > 2 * one_prompt  # four full steps, on average two and a half
+    assert wait["spread"] < wait["burst"] / 2
+    tpot = {
+        name: np.mean([(s.finish_s - s.first_token_s) / 127 for s in sim.done])
+        for name, sim in (("burst", burst), ("spread", spread))
+    }
+    assert tpot["spread"] > tpot["burst"]
+
+
 def test_latency_respects_the_oracle_and_load():
     """TPOT is never below one decode step of a single sequence; queueing grows with load."""
     floor = step_cost(single(chip("h100-sxm")), model("llama-3.1-8b"), Decode.uniform(1, 16))

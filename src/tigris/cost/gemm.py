@@ -7,7 +7,7 @@ import math
 from tigris.cost import energy
 from tigris.cost.model import Cost, combine
 from tigris.cost.params import CACHE_EFFICIENCY, Calibration
-from tigris.mapping.gemm import GemmPlan, GemmShape, rate_class, search
+from tigris.mapping.gemm import GemmPlan, GemmShape, rate_class, reads_busiest, search
 from tigris.mapping.resources import Resources
 from tigris.workload.ops import Gemm
 
@@ -31,6 +31,45 @@ def plan_time(p: GemmPlan, res: Resources, cal: Calibration) -> float:
         parts.append(p.cache_read_busiest_B * 2 / res.stage_Bps)
     parts.sort(reverse=True)
     return cal.kernel_overhead_s + parts[0] + (1.0 - cal.overlap) * parts[1]
+
+
+def waves_floor(
+    p: GemmPlan, waves: int, best_s: float, res: Resources, cal: Calibration
+) -> tuple[float, float]:
+    """Lower bounds of `plan_time` for p's work units spread over fewer cores: in exactly
+    `waves` waves, and in `waves` or more. Each wave costs one unit's engine cycles and k-step
+    latency; the busiest core's reads follow from the waves alone (`reads_busiest`), and all
+    cores' reads per unit fall as the waves grow, no lower than the longest run of units
+    that keep a panel allows (placements slower than `best_s` on their waves alone do not
+    count); main memory supplies no less, or p's own raster if that is less."""
+    per_wave = (
+        p.engine_cycles / res.cores / p.waves / (res.clock_Hz * cal.matrix_efficiency),
+        p.unit_steps * cal.step_latency_s,
+    )
+    compute, latency = waves * per_wave[0], waves * per_wave[1]
+    busiest = reads_busiest(waves, p.unit_read_B, p.keeps)
+    # no placement of more waves than `most` can reach `best_s` on its waves' time alone
+    spare = best_s - cal.kernel_overhead_s
+    most = max(waves, spare / max(per_wave)) if max(per_wave) > 0 else math.inf
+    saved = max((k * (1 - 1 / min(r, most)) for k, r in p.keeps), default=0.0)
+    stage = busiest * 2 / res.stage_Bps if res.stage_Bps else 0.0
+    cache, dram_bw = res.cache, res.main.bandwidth_Bps * cal.memory_efficiency
+    out = []
+    for reads in (p.tiles * busiest / waves, p.tiles * (p.unit_read_B - saved)):
+        dram_B = min(p.dram_read_B, reads) + p.dram_write_B
+        if cache is not None:
+            cache_B = reads + p.dram_write_B + p.partial_B
+            via = max(cache_B / (cache.bandwidth_Bps * CACHE_EFFICIENCY), busiest / res.port_Bps)
+        else:
+            dram_B, via = dram_B + p.partial_B, 0.0
+        first = second = 0.0
+        for x in (compute, latency, stage, via, dram_B / dram_bw):
+            if x > first:
+                first, second = x, first
+            elif x > second:
+                second = x
+        out.append(cal.kernel_overhead_s + first + (1.0 - cal.overlap) * second)
+    return out[0], out[1]
 
 
 def promotion_s(op: Gemm, res: Resources, cal: Calibration) -> float:
@@ -93,7 +132,13 @@ def gemm_cost(op: Gemm, res: Resources, cal: Calibration, exhaustive: bool = Fal
     rc = rate_class(op, res)
     if op.m == 0 or op.n == 0 or op.k == 0:
         return Cost(0.0, 0.0, {}, {}, 0.0, 0.0, res.matrix_flops(rc))
-    best = search(op, res, lambda p: plan_time(p, res, cal), exhaustive)
+    best = search(
+        op,
+        res,
+        lambda p: plan_time(p, res, cal),
+        exhaustive,
+        lambda p, w, b: waves_floor(p, w, b, res, cal),
+    )
     cost = plan_cost(op, best, res, cal, rc)
     m = best.mapping
     note = (

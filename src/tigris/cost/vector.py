@@ -10,26 +10,30 @@ from tigris.workload.ops import Vector
 
 
 def vector_cost(op: Vector, res: Resources, cal: Calibration, fused: bool = False) -> Cost:
-    """One run of a vector op. Activations no bigger than half the cache are read from and
-    written to the cache (their producer just wrote them there); weights come from main
-    memory. A `fused` op runs in its producer's epilogue: no launch, no activation traffic."""
+    """One run of a vector op. Activations no bigger than half the cache can be read from and
+    written to the cache (their producer just wrote them there), where that is faster than
+    main memory; weights come from main memory. A `fused` op runs in its producer's epilogue:
+    no launch, no activation traffic."""
     act_in = op.read_bytes - op.weight_bytes
     main, cache = res.main, res.cache
     flops_s = op.flops / (res.vector_flops("fp32") * cal.vector_efficiency)
     special_s = op.elements * op.special_per_element / (res.special_per_s() * cal.vector_efficiency)
     compute_s = flops_s + special_s
-    memory_s: dict[str, float] = {}
-    moved: dict[str, float] = {}
     act_B = 0.0 if fused else act_in + op.write_bytes
-    if cache is not None and act_B <= cache.capacity_B / 2:
-        memory_s[cache.name] = act_B / (cache.bandwidth_Bps * CACHE_EFFICIENCY)
-        moved[cache.name] = act_B
-        dram_B = op.weight_bytes
-    else:
-        dram_B = op.weight_bytes + act_B
-    memory_s[main.name] = dram_B / (main.bandwidth_Bps * cal.memory_efficiency)
-    moved[main.name] = dram_B
     overhead = 0.0 if fused else cal.kernel_overhead_s
+    main_bw = main.bandwidth_Bps * cal.memory_efficiency
+    options = [
+        ({main.name: op.weight_bytes + act_B}, {main.name: (op.weight_bytes + act_B) / main_bw})
+    ]
+    if cache is not None and act_B <= cache.capacity_B / 2:
+        via = act_B / (cache.bandwidth_Bps * CACHE_EFFICIENCY)
+        options.append(
+            (
+                {cache.name: act_B, main.name: op.weight_bytes},
+                {cache.name: via, main.name: op.weight_bytes / main_bw},
+            )
+        )
+    moved, memory_s = min(options, key=lambda o: combine(compute_s, o[1], cal.overlap))
     time_s = overhead + combine(compute_s, memory_s, cal.overlap)
     floor = max(
         op.flops / res.vector_flops("fp32"),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from tigris.mapping.resources import Resources
@@ -63,6 +63,7 @@ class GemmMapping:
     block_m: int = 1  # tile-rows in one wave's block; the wave spans cores // block_m columns
     order: Order = "n-inner"
     dataflow: Dataflow = "output"
+    cores: int = 0  # cores the placement uses; 0: all of them
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,10 @@ class GemmPlan:
     dram_read_B: float
     dram_write_B: float
     partial_B: float  # split-k partial sums written and read back (through the cache)
+    unit_read_B: float = 0.0  # core <- cache bytes of one work unit, no reuse
+    # (panel bytes, most units in a run) for each operand a core can keep in staging across
+    # consecutive units: what any number of waves of these units could reuse
+    keeps: tuple[tuple[float, int], ...] = ()
 
     @property
     def utilisation(self) -> float:
@@ -116,7 +121,7 @@ def plan(shape: GemmShape, res: Resources, rate_class: str, mp: GemmMapping) -> 
     tiles_m = sum(math.ceil(r / tm) * g for r, g in shape.rows)
     out_tiles = tiles_m * tiles_n
     tiles = out_tiles * s
-    cores = res.cores
+    cores = min(mp.cores, res.cores) if mp.cores else res.cores
     waves = math.ceil(tiles / cores)
     kc = math.ceil(shape.k / s)
     cycles = waves * _tile_cycles(res, rate_class, tm, tn, kc, mp.dataflow)
@@ -128,13 +133,14 @@ def plan(shape: GemmShape, res: Resources, rate_class: str, mp: GemmMapping) -> 
     a_tile = tm * kc * shape.a_B
     b_tile = kc * tn * shape.b_B
     unit = a_tile + b_tile
-    options = [(1, 0.0, mp.order)]
+    keeps = []
     if a_tile * STAGES <= res.stage_B:
-        options.append((min(waves, tiles_n), a_tile, "n-inner"))
+        keeps.append((a_tile, tiles_n, "n-inner"))
     if b_tile * STAGES <= res.stage_B:
-        options.append((min(waves, tiles_m), b_tile, "m-inner"))
-    run, kept, order = max(options, key=lambda o: (waves - math.ceil(waves / o[0])) * o[1])
-    busiest = waves * unit - (waves - math.ceil(waves / run)) * kept
+        keeps.append((b_tile, tiles_m, "m-inner"))
+    busiest, order = reads_busiest(waves, unit, keeps), mp.order
+    if busiest < waves * unit:
+        order = max(keeps, key=lambda o: _saved(waves, o[0], o[1]))[2]
     cache_read = tiles * unit * busiest / (waves * unit)
 
     # cache <- main memory: a wave of `concurrent` output tiles shares panels through the
@@ -155,7 +161,7 @@ def plan(shape: GemmShape, res: Resources, rate_class: str, mp: GemmMapping) -> 
         dram_read = min(best, cache_read)
     else:
         dram_read = cache_read
-    mp = GemmMapping(tm, tn, mp.tile_k, s, bm, order, mp.dataflow)  # type: ignore[arg-type]
+    mp = GemmMapping(tm, tn, mp.tile_k, s, bm, order, mp.dataflow, mp.cores)  # type: ignore[arg-type]
     c_total = shape.m * shape.n * shape.out_B
     partial = 2.0 * shape.m * shape.n * ACCUM_BYTES * s if s > 1 else 0.0
     return GemmPlan(
@@ -165,13 +171,27 @@ def plan(shape: GemmShape, res: Resources, rate_class: str, mp: GemmMapping) -> 
         unit_steps=math.ceil(kc / mp.tile_k),
         cores_used=min(cores, tiles),
         macs=macs,
-        engine_cycles=cycles * cores,
+        engine_cycles=cycles * res.cores,
         cache_read_B=cache_read,
         cache_read_busiest_B=busiest,
         dram_read_B=dram_read,
         dram_write_B=c_total,
         partial_B=partial,
+        unit_read_B=unit,
+        keeps=tuple((k, r) for k, r, _ in keeps),
     )
+
+
+def _saved(waves: int, panel_B: float, most_run: int) -> float:
+    """Bytes a core saves over `waves` consecutive units by keeping one operand's panel."""
+    run = min(waves, most_run)
+    return (waves - math.ceil(waves / run)) * panel_B
+
+
+def reads_busiest(waves: int, unit_B: float, keeps) -> float:
+    """core <- cache bytes of a core running `waves` units in turn, keeping the operand panel
+    (of `keeps`: (bytes, most units in a run), ...) that saves most."""
+    return waves * unit_B - max((_saved(waves, k[0], k[1]) for k in keeps), default=0.0)
 
 
 def _fits(res: Resources, shape: GemmShape, tm: int, tn: int, tk: int) -> bool:
@@ -265,17 +285,41 @@ def search(
     res: Resources,
     objective: Callable[[GemmPlan], float],
     exhaustive: bool = False,
+    floor: Callable[[GemmPlan, int, float], tuple[float, float]] | None = None,
 ) -> GemmPlan:
-    """The plan the objective scores lowest (ties: first found, so results are repeatable)."""
+    """The plan the objective scores lowest (ties: first found, so results are repeatable).
+
+    With `floor(plan, waves, best)`, lower bounds of the objective for the plan's work units
+    run in exactly that many waves and in that many or more (given the best score so far),
+    each placement is also tried on fewer cores, one count per wave count (the most cores
+    that give it; fewer only lose raster concurrency), until the bound reaches the best
+    score. A core that runs several units in turn keeps an operand panel in staging, which
+    can beat spreading the units one per core. A chip's candidates include those of any chip
+    with fewer cores, so it always does at least as well."""
     rc = rate_class(op, res)
     shape = GemmShape.of(op)
     best: GemmPlan | None = None
     best_score = math.inf
+    tried: list[tuple[GemmMapping, GemmPlan]] = []
     for mp in candidates(shape, res, exhaustive):
         p = plan(shape, res, rc, mp)
         score = objective(p)
         if score < best_score:
             best, best_score = p, score
+        tried.append((mp, p))
+    for mp, p in tried if floor is not None else ():  # on fewer cores, against the best
+        fewer = math.ceil(p.tiles / p.waves) - 1  # the most cores that need one more wave
+        while fewer >= 1:
+            waves = math.ceil(p.tiles / fewer)
+            exactly, onwards = floor(p, waves, best_score)  # type: ignore[misc]
+            if onwards >= best_score:
+                break
+            if exactly < best_score:
+                q = plan(shape, res, rc, replace(mp, cores=fewer))
+                score = objective(q)
+                if score < best_score:
+                    best, best_score = q, score
+            fewer = math.ceil(p.tiles / waves) - 1
     if best is None:  # nothing fits the staging memory: the smallest tiles, streaming
         f = res.fragment
         best = plan(shape, res, rc, GemmMapping(min(f[0], 16), min(f[1], 16), 16))

@@ -390,8 +390,9 @@ def simulate(
                 sent += 1
 
         sim.on_free = send
-        for _ in range(min(loop.clients, total)):
-            send(0.0)
+        starts = np.sort(rng.uniform(0.0, loop.spread_s, min(loop.clients, total)))
+        for t0 in starts:
+            send(float(t0))
     else:
         total = len(requests)
         for r in requests:

@@ -40,13 +40,15 @@ class Request:
 
 @dataclass(frozen=True, slots=True)
 class ClosedLoop:
-    """`clients` concurrent users, all starting at once, `requests` in all; lengths drawn
-    per request."""
+    """`clients` concurrent users, `requests` in all; lengths drawn per request. Each client
+    sends its first request at a time drawn uniformly from [0, `spread_s`) (0: all at once)
+    and its next one as soon as the last is answered."""
 
     clients: int
     requests: int
     isl: Lengths
     osl: Lengths
+    spread_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
