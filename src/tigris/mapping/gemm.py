@@ -115,83 +115,92 @@ def _tile_cycles(
 
 
 def plan(shape: GemmShape, res: Resources, rate_class: str, mp: GemmMapping) -> GemmPlan:
-    """The counts a mapping implies (see the module docstring)."""
+    """The counts a mapping implies (see the module docstring). The search's inner loop:
+    integer ceilings and no temporaries where a plain expression will do."""
     tm, tn, s = mp.tile_m, mp.tile_n, mp.split_k
-    tiles_n = math.ceil(shape.n / tn)
-    tiles_m = sum(math.ceil(r / tm) * g for r, g in shape.rows)
+    tiles_n = -(-shape.n // tn)
+    tiles_m = 0
+    for r, g in shape.rows:
+        tiles_m += -(-r // tm) * g
     out_tiles = tiles_m * tiles_n
     tiles = out_tiles * s
     cores = min(mp.cores, res.cores) if mp.cores else res.cores
-    waves = math.ceil(tiles / cores)
-    kc = math.ceil(shape.k / s)
+    waves = -(-tiles // cores)
+    kc = -(-shape.k // s)
     cycles = waves * _tile_cycles(res, rate_class, tm, tn, kc, mp.dataflow)
-    macs = float(shape.m) * shape.n * shape.k
 
     # core <- cache: each work unit streams (tm x kc) of A and (kc x tn) of B; a core that
     # keeps one operand's panel in staging across its consecutive units reads it once per
-    # run. The loop order keeping the larger panel is taken.
+    # run. The loop order keeping the larger saving is taken.
     a_tile = tm * kc * shape.a_B
     b_tile = kc * tn * shape.b_B
     unit = a_tile + b_tile
-    keeps = []
+    keeps: tuple[tuple[float, int], ...] = ()
+    order, saved = mp.order, 0.0
     if a_tile * STAGES <= res.stage_B:
-        keeps.append((a_tile, tiles_n, "n-inner"))
+        keeps = ((a_tile, tiles_n),)
+        saved = _saved(waves, a_tile, tiles_n)
+        if saved > 0.0:
+            order = "n-inner"
     if b_tile * STAGES <= res.stage_B:
-        keeps.append((b_tile, tiles_m, "m-inner"))
-    busiest, order = reads_busiest(waves, unit, keeps), mp.order
-    if busiest < waves * unit:
-        order = max(keeps, key=lambda o: _saved(waves, o[0], o[1]))[2]
-    cache_read = tiles * unit * busiest / (waves * unit)
+        keeps += ((b_tile, tiles_m),)
+        b_saved = _saved(waves, b_tile, tiles_m)
+        if b_saved > saved:
+            order, saved = "m-inner", b_saved
+    busiest = waves * unit - saved
+    cache_read = tiles * busiest / waves
 
     # cache <- main memory: a wave of `concurrent` output tiles shares panels through the
     # cache in a block of bm tile-rows x bn tile-columns (the raster); the best block is taken
-    a_total = shape.m * shape.k * shape.a_B
-    b_total = shape.groups * shape.k * shape.n * shape.b_B
     bm = 1
     if res.cache is not None:
+        a_total = shape.m * shape.k * shape.a_B
+        b_total = shape.groups * shape.k * shape.n * shape.b_B
         concurrent = max(1, min(cores // s, out_tiles))
         per_group_m = max(1, tiles_m // shape.groups)
         best = math.inf
         for i in range(max(1, concurrent.bit_length())):
             b_m = min(1 << i, concurrent, tiles_m)
             b_n = max(1, min(concurrent // b_m, tiles_n))
-            traffic = a_total * math.ceil(tiles_n / b_n) + b_total * math.ceil(per_group_m / b_m)
+            traffic = a_total * -(-tiles_n // b_n) + b_total * -(-per_group_m // b_m)
             if traffic < best:
                 best, bm = traffic, b_m
+            if b_m == tiles_m:  # larger blocks are clipped to this one
+                break
         dram_read = min(best, cache_read)
     else:
         dram_read = cache_read
-    mp = GemmMapping(tm, tn, mp.tile_k, s, bm, order, mp.dataflow, mp.cores)  # type: ignore[arg-type]
-    c_total = shape.m * shape.n * shape.out_B
+    if bm != mp.block_m or order != mp.order:
+        mp = GemmMapping(tm, tn, mp.tile_k, s, bm, order, mp.dataflow, mp.cores)
     partial = 2.0 * shape.m * shape.n * ACCUM_BYTES * s if s > 1 else 0.0
     return GemmPlan(
-        mapping=mp,
-        tiles=tiles,
-        waves=waves,
-        unit_steps=math.ceil(kc / mp.tile_k),
-        cores_used=min(cores, tiles),
-        macs=macs,
-        engine_cycles=cycles * res.cores,
-        cache_read_B=cache_read,
-        cache_read_busiest_B=busiest,
-        dram_read_B=dram_read,
-        dram_write_B=c_total,
-        partial_B=partial,
-        unit_read_B=unit,
-        keeps=tuple((k, r) for k, r, _ in keeps),
+        mp,
+        tiles,
+        waves,
+        -(-kc // mp.tile_k),
+        min(cores, tiles),
+        float(shape.m) * shape.n * shape.k,
+        cycles * res.cores,
+        cache_read,
+        busiest,
+        dram_read,
+        shape.m * shape.n * shape.out_B,
+        partial,
+        unit,
+        keeps,
     )
 
 
 def _saved(waves: int, panel_B: float, most_run: int) -> float:
     """Bytes a core saves over `waves` consecutive units by keeping one operand's panel."""
     run = min(waves, most_run)
-    return (waves - math.ceil(waves / run)) * panel_B
+    return (waves - -(-waves // run)) * panel_B
 
 
-def reads_busiest(waves: int, unit_B: float, keeps) -> float:
+def reads_busiest(waves: int, unit_B: float, keeps: tuple[tuple[float, int], ...]) -> float:
     """core <- cache bytes of a core running `waves` units in turn, keeping the operand panel
     (of `keeps`: (bytes, most units in a run), ...) that saves most."""
-    return waves * unit_B - max((_saved(waves, k[0], k[1]) for k in keeps), default=0.0)
+    return waves * unit_B - max((_saved(waves, k, r) for k, r in keeps), default=0.0)
 
 
 def _fits(res: Resources, shape: GemmShape, tm: int, tn: int, tk: int) -> bool:
@@ -308,6 +317,8 @@ def search(
             best, best_score = p, score
         tried.append((mp, p))
     for mp, p in tried if floor is not None else ():  # on fewer cores, against the best
+        if not any(run > 1 for _, run in p.keeps):
+            continue  # nothing kept across units: more waves only add time
         fewer = math.ceil(p.tiles / p.waves) - 1  # the most cores that need one more wave
         while fewer >= 1:
             waves = math.ceil(p.tiles / fewer)
