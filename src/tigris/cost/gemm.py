@@ -12,10 +12,11 @@ from tigris.mapping.resources import Resources
 from tigris.workload.ops import Gemm
 
 
-def plan_time(p: GemmPlan, res: Resources, cal: Calibration) -> float:
-    """`plan_cost(...).time_s`, without building the Cost (the mapping search's objective)."""
+def plan_time(p: GemmPlan, res: Resources, cal: Calibration, promotion: float = 0.0) -> float:
+    """`plan_cost(...).time_s`, without building the Cost (the mapping search's objective);
+    `promotion` is the op's `promotion_s`."""
     cores = res.cores
-    compute_s = p.engine_cycles / cores / (res.clock_Hz * cal.matrix_efficiency)
+    compute_s = p.engine_cycles / cores / (res.clock_Hz * cal.matrix_efficiency) + promotion
     dram_B = p.dram_read_B + p.dram_write_B
     parts = [compute_s, p.waves * p.unit_steps * cal.step_latency_s]
     cache = res.cache
@@ -33,8 +34,29 @@ def plan_time(p: GemmPlan, res: Resources, cal: Calibration) -> float:
     return cal.kernel_overhead_s + parts[0] + (1.0 - cal.overlap) * parts[1]
 
 
+def search_bound(shape: GemmShape, res: Resources, cal: Calibration, promotion: float = 0.0):
+    """`plan_time`'s lower bound from engine cycles and k-steps alone: main memory supplies
+    each operand at least once and takes the output once, whatever the placement."""
+    unique_B = (
+        shape.m * shape.k * shape.a_B
+        + shape.groups * shape.k * shape.n * shape.b_B
+        + shape.m * shape.n * shape.out_B
+    )
+    dram_s = unique_B / (res.main.bandwidth_Bps * cal.memory_efficiency)
+    per_cycle = 1.0 / (res.cores * res.clock_Hz * cal.matrix_efficiency)
+    keep = 1.0 - cal.overlap
+
+    def lower(engine_cycles: float, k_steps: int) -> float:
+        parts = sorted(
+            (engine_cycles * per_cycle + promotion, k_steps * cal.step_latency_s, dram_s)
+        )
+        return cal.kernel_overhead_s + parts[2] + keep * parts[1]
+
+    return lower
+
+
 def waves_floor(
-    p: GemmPlan, waves: int, best_s: float, res: Resources, cal: Calibration
+    p: GemmPlan, waves: int, best_s: float, res: Resources, cal: Calibration, promotion: float = 0.0
 ) -> tuple[float, float]:
     """Lower bounds of `plan_time` for p's work units spread over fewer cores: in exactly
     `waves` waves, and in `waves` or more. Each wave costs one unit's engine cycles and k-step
@@ -46,7 +68,7 @@ def waves_floor(
         p.engine_cycles / res.cores / p.waves / (res.clock_Hz * cal.matrix_efficiency),
         p.unit_steps * cal.step_latency_s,
     )
-    compute, latency = waves * per_wave[0], waves * per_wave[1]
+    compute, latency = waves * per_wave[0] + promotion, waves * per_wave[1]
     busiest = reads_busiest(waves, p.unit_read_B, p.keeps)
     # no placement of more waves than `most` can reach `best_s` on its waves' time alone
     spare = best_s - cal.kernel_overhead_s
@@ -132,12 +154,14 @@ def gemm_cost(op: Gemm, res: Resources, cal: Calibration, exhaustive: bool = Fal
     rc = rate_class(op, res)
     if op.m == 0 or op.n == 0 or op.k == 0:
         return Cost(0.0, 0.0, {}, {}, 0.0, 0.0, res.matrix_flops(rc))
+    promotion = promotion_s(op, res, cal)
     best = search(
         op,
         res,
-        lambda p: plan_time(p, res, cal),
+        lambda p: plan_time(p, res, cal, promotion),
         exhaustive,
-        lambda p, w, b: waves_floor(p, w, b, res, cal),
+        lambda p, w, b: waves_floor(p, w, b, res, cal, promotion),
+        search_bound(GemmShape.of(op), res, cal, promotion),
     )
     cost = plan_cost(op, best, res, cal, rc)
     m = best.mapping

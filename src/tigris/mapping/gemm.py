@@ -114,20 +114,37 @@ def _tile_cycles(
     return passes * per_pass / engines
 
 
-def plan(shape: GemmShape, res: Resources, rate_class: str, mp: GemmMapping) -> GemmPlan:
-    """The counts a mapping implies (see the module docstring). The search's inner loop:
-    integer ceilings and no temporaries where a plain expression will do."""
-    tm, tn, s = mp.tile_m, mp.tile_n, mp.split_k
-    tiles_n = -(-shape.n // tn)
+def counts(
+    shape: GemmShape, res: Resources, rate_class: str, mp: GemmMapping
+) -> tuple[int, int, int, int, float]:
+    """Tile-rows, tile-columns, waves, k of one work unit, and the busiest core's engine cycles."""
+    tm = mp.tile_m
+    tiles_n = -(-shape.n // mp.tile_n)
     tiles_m = 0
     for r, g in shape.rows:
         tiles_m += -(-r // tm) * g
+    cores = min(mp.cores, res.cores) if mp.cores else res.cores
+    waves = -(-(tiles_m * tiles_n * mp.split_k) // cores)
+    kc = -(-shape.k // mp.split_k)
+    cycles = waves * _tile_cycles(res, rate_class, tm, mp.tile_n, kc, mp.dataflow)
+    return tiles_m, tiles_n, waves, kc, cycles
+
+
+def plan(
+    shape: GemmShape,
+    res: Resources,
+    rate_class: str,
+    mp: GemmMapping,
+    counted: tuple[int, int, int, int, float] | None = None,
+) -> GemmPlan:
+    """The counts a mapping implies (see the module docstring); `counted` is `counts(...)` of
+    the same arguments where the caller has it. The search's inner loop: integer ceilings and
+    no temporaries where a plain expression will do."""
+    tm, tn, s = mp.tile_m, mp.tile_n, mp.split_k
+    tiles_m, tiles_n, waves, kc, cycles = counted or counts(shape, res, rate_class, mp)
     out_tiles = tiles_m * tiles_n
     tiles = out_tiles * s
     cores = min(mp.cores, res.cores) if mp.cores else res.cores
-    waves = -(-tiles // cores)
-    kc = -(-shape.k // s)
-    cycles = waves * _tile_cycles(res, rate_class, tm, tn, kc, mp.dataflow)
 
     # core <- cache: each work unit streams (tm x kc) of A and (kc x tn) of B; a core that
     # keeps one operand's panel in staging across its consecutive units reads it once per
@@ -295,6 +312,7 @@ def search(
     objective: Callable[[GemmPlan], float],
     exhaustive: bool = False,
     floor: Callable[[GemmPlan, int, float], tuple[float, float]] | None = None,
+    lower: Callable[[float, int], float] | None = None,
 ) -> GemmPlan:
     """The plan the objective scores lowest (ties: first found, so results are repeatable).
 
@@ -304,14 +322,28 @@ def search(
     that give it; fewer only lose raster concurrency), until the bound reaches the best
     score. A core that runs several units in turn keeps an operand panel in staging, which
     can beat spreading the units one per core. A chip's candidates include those of any chip
-    with fewer cores, so it always does at least as well."""
+    with fewer cores, so it always does at least as well.
+
+    With `lower(engine_cycles, k_steps)`, a lower bound of the objective from a placement's
+    engine cycles (busiest core, times the cores) and the k-steps its busiest core runs in
+    turn, candidates are planned best bound first and the search stops where the bound reaches
+    the best score (ties: the lower bound first). A placement on fewer cores has more waves,
+    so no lower a bound: those of candidates never planned need no trying either."""
     rc = rate_class(op, res)
     shape = GemmShape.of(op)
     best: GemmPlan | None = None
     best_score = math.inf
     tried: list[tuple[GemmMapping, GemmPlan]] = []
+    order = []
     for mp in candidates(shape, res, exhaustive):
-        p = plan(shape, res, rc, mp)
+        c = counts(shape, res, rc, mp)
+        bound = 0.0 if lower is None else lower(c[4] * res.cores, c[2] * -(-c[3] // mp.tile_k))
+        order.append((bound, mp, c))
+    order.sort(key=lambda o: o[0])  # stable: candidates' order among equal bounds
+    for bound, mp, c in order:
+        if bound >= best_score:
+            break  # every later candidate's bound is as high
+        p = plan(shape, res, rc, mp, c)
         score = objective(p)
         if score < best_score:
             best, best_score = p, score
