@@ -199,6 +199,21 @@ def test_plan_counts_follow_the_tiling():
     assert p.dram_write_B == op.out_bytes
 
 
+def test_split_k_pays_a_second_kernel_to_reduce_its_partial_sums():
+    from tigris.cost.gemm import plan_cost
+    from tigris.mapping.gemm import GemmMapping
+
+    res = resources(make_chip(cores=8))
+    op = Gemm("g", 64, 64, 4096, DType.bf16, DType.bf16, DType.bf16)
+    shape, rc = GemmShape.of(op), rate_class(op, res)
+    one, four = (
+        plan_cost(op, plan(shape, res, rc, GemmMapping(64, 64, 64, s)), res, CAL, rc)
+        for s in (1, 4)
+    )
+    assert one.overhead_s == CAL.kernel_overhead_s
+    assert four.overhead_s == 2 * CAL.kernel_overhead_s
+
+
 def test_split_k_is_chosen_for_a_decode_gemm_on_many_cores():
     res = resources(tigris.chip("h100-sxm"))
     op = Gemm("g", 1, 4096, 8192, DType.bf16, DType.bf16, DType.bf16)

@@ -60,6 +60,30 @@ def test_validate_json_schema_on_a_chip_never_calibrated(shared, tmp_path, capsy
     }
 
 
+def test_quantised_flows_and_layer_profiled_rows():
+    """A per-tensor fp8 row times the scale's fill, the max reduction and the quantise kernel
+    with its GEMM; a row TensorRT's layer profiler timed is the GEMM layer alone, and is kept
+    out of calibration."""
+    import pandas as pd
+
+    from tigris.cost.validate import fittable, rows
+
+    df = pd.DataFrame(
+        {
+            "m": [16, 16],
+            "n": [256, 256],
+            "k": [512, 512],
+            "gemm_dtype": ["fp8", "sq"],
+            "latency": [0.01, 0.01],
+            "kernel_source": ["torch_flow", "trt_flow_/smooth_quant_gemm"],
+        }
+    )
+    fp8, sq = rows(df, "gemm", tigris.chip("h100-sxm"))
+    assert [op.kind for op in fp8.pre] == ["fill", "reduce", "quantise"]
+    assert sq.pre == ()
+    assert list(fittable(df).gemm_dtype) == ["fp8"]
+
+
 def test_validate_refuses_a_table_of_another_schema(tmp_path, capsys):
     bad = tmp_path / "x.csv"
     bad.write_text("a,b\n1,2\n")

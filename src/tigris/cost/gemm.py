@@ -12,6 +12,11 @@ from tigris.mapping.resources import Resources
 from tigris.workload.ops import Gemm
 
 
+def launches(p: GemmPlan) -> int:
+    """Kernels a plan runs: split-k adds one that reduces the partial sums."""
+    return 2 if p.mapping.split_k > 1 else 1
+
+
 def plan_time(p: GemmPlan, res: Resources, cal: Calibration, promotion: float = 0.0) -> float:
     """`plan_cost(...).time_s`, without building the Cost (the mapping search's objective);
     `promotion` is the op's `promotion_s`."""
@@ -31,7 +36,7 @@ def plan_time(p: GemmPlan, res: Resources, cal: Calibration, promotion: float = 
     if res.stage_Bps:
         parts.append(p.cache_read_busiest_B * 2 / res.stage_Bps)
     parts.sort(reverse=True)
-    return cal.kernel_overhead_s + parts[0] + (1.0 - cal.overlap) * parts[1]
+    return launches(p) * cal.kernel_overhead_s + parts[0] + (1.0 - cal.overlap) * parts[1]
 
 
 def search_bound(shape: GemmShape, res: Resources, cal: Calibration, promotion: float = 0.0):
@@ -90,7 +95,7 @@ def waves_floor(
                 first, second = x, first
             elif x > second:
                 second = x
-        out.append(cal.kernel_overhead_s + first + (1.0 - cal.overlap) * second)
+        out.append(launches(p) * cal.kernel_overhead_s + first + (1.0 - cal.overlap) * second)
     return out[0], out[1]
 
 
@@ -127,7 +132,7 @@ def plan_cost(op: Gemm, p: GemmPlan, res: Resources, cal: Calibration, rc: str) 
     if res.stage_Bps:  # operands into the engines from the core's staging memory
         stage_B = p.cache_read_busiest_B * 2
         memory_s["core"] = stage_B / res.stage_Bps
-    overhead = cal.kernel_overhead_s
+    overhead = launches(p) * cal.kernel_overhead_s
     latency = p.waves * p.unit_steps * cal.step_latency_s
     time_s = overhead + combine(compute_s, memory_s, cal.overlap, latency)
     peak = res.matrix_flops(rc)
