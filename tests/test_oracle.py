@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -30,6 +31,7 @@ def make_chip(
     cache_mib: float = 32.0,
     cache_tbs: float = 6.0,
     hbm_tbs: float = 2.0,
+    multicast: int = 1,
 ) -> Chip:
     engine = (
         {"kind": "systolic", "count": 1, "shape": [32, 32], "macs_per_pe": {"bf16": macs / 512}}
@@ -43,6 +45,7 @@ def make_chip(
             "clock": clock,
             "cores": {
                 "count": cores,
+                "multicast": multicast,
                 "matrix": [engine],
                 "vector": [{"lanes": 32, "flops_per_lane": {"fp32": 2}, "special_per_cycle": 4}],
             },
@@ -77,6 +80,7 @@ chip_args = st.fixed_dictionaries(
         "cache_mib": st.sampled_from([4.0, 40.0, 128.0]),
         "cache_tbs": st.floats(1.0, 20.0),
         "hbm_tbs": st.floats(0.2, 8.0),
+        "multicast": st.sampled_from([1, 2, 4]),
     }
 )
 gemms = st.builds(
@@ -131,13 +135,17 @@ def test_time_is_never_below_the_physics_floor(args, op):
 @given(
     chip_args,
     ops,
-    st.sampled_from(["cores", "macs", "stage_kib", "cache_mib", "cache_tbs", "hbm_tbs"]),
+    st.sampled_from(
+        ["cores", "macs", "stage_kib", "cache_mib", "cache_tbs", "hbm_tbs", "multicast"]
+    ),
     st.floats(1.01, 4.0),
 )
 def test_more_of_any_resource_never_makes_an_op_slower(args, op, knob, factor):
     base = evaluate(op, make_chip(**args), CAL).time_s
     more = dict(args)
-    more[knob] = math.ceil(args[knob] * factor) if knob == "cores" else args[knob] * factor
+    more[knob] = args[knob] * factor
+    if knob in ("cores", "multicast"):
+        more[knob] = math.ceil(args[knob] * factor)
     if knob == "macs":
         more[knob] = args[knob] * 2  # engine rates come in powers of two
     faster = evaluate(op, make_chip(**more), CAL).time_s
@@ -197,6 +205,25 @@ def test_plan_counts_follow_the_tiling():
     assert p.cache_read_B == pytest.approx(4 * 2 * 128 * 128 * 2)
     assert p.dram_read_B >= op.a_bytes + op.b_bytes
     assert p.dram_write_B == op.out_bytes
+
+
+def test_multicast_cuts_cache_reads_and_block_scaled_gemms_keep_k_whole():
+    from tigris.mapping.gemm import GemmMapping
+
+    op = Gemm("g", 512, 512, 1024, DType.bf16, DType.bf16, DType.bf16)
+    shape = GemmShape.of(op)
+    mp = GemmMapping(128, 128, 64)
+    alone, pair = (
+        plan(shape, resources(make_chip(cores=16, multicast=c)), "bf16", mp) for c in (1, 2)
+    )
+    # 4 x 4 tiles of 128 x 1024 panels: a pair shares one of its two panels
+    assert pair.cache_read_B == pytest.approx(alone.cache_read_B * 0.75)
+    assert pair.cache_read_busiest_B == alone.cache_read_busiest_B  # each core still receives it
+    res = resources(make_chip(cores=132))
+    decode = Gemm("g", 4, 1024, 51200, DType.fp8_e4m3, DType.fp8_e4m3, DType.bf16)
+    assert search(decode, res, lambda p: -p.mapping.split_k).mapping.split_k > 1
+    scaled = replace(decode, scale_block_k=128)
+    assert search(scaled, res, lambda p: -p.mapping.split_k).mapping.split_k == 1
 
 
 def test_split_k_pays_a_second_kernel_to_reduce_its_partial_sums():

@@ -7,7 +7,14 @@ import math
 from tigris.cost import energy
 from tigris.cost.model import Cost, combine
 from tigris.cost.params import CACHE_EFFICIENCY, Calibration
-from tigris.mapping.gemm import GemmPlan, GemmShape, rate_class, reads_busiest, search
+from tigris.mapping.gemm import (
+    GemmPlan,
+    GemmShape,
+    rate_class,
+    reads_busiest,
+    search,
+    shared_reads,
+)
 from tigris.mapping.resources import Resources
 from tigris.workload.ops import Gemm
 
@@ -61,7 +68,13 @@ def search_bound(shape: GemmShape, res: Resources, cal: Calibration, promotion: 
 
 
 def waves_floor(
-    p: GemmPlan, waves: int, best_s: float, res: Resources, cal: Calibration, promotion: float = 0.0
+    p: GemmPlan,
+    waves: int,
+    best_s: float,
+    shape: GemmShape,
+    res: Resources,
+    cal: Calibration,
+    promotion: float = 0.0,
 ) -> tuple[float, float]:
     """Lower bounds of `plan_time` for p's work units spread over fewer cores: in exactly
     `waves` waves, and in `waves` or more. Each wave costs one unit's engine cycles and k-step
@@ -83,6 +96,7 @@ def waves_floor(
     cache, dram_bw = res.cache, res.main.bandwidth_Bps * cal.memory_efficiency
     out = []
     for reads in (p.tiles * busiest / waves, p.tiles * (p.unit_read_B - saved)):
+        reads = shared_reads(reads, p.tiles * p.multicast_B, shape)
         dram_B = min(p.dram_read_B, reads) + p.dram_write_B
         if cache is not None:
             cache_B = reads + p.dram_write_B + p.partial_B
@@ -160,13 +174,14 @@ def gemm_cost(op: Gemm, res: Resources, cal: Calibration, exhaustive: bool = Fal
     if op.m == 0 or op.n == 0 or op.k == 0:
         return Cost(0.0, 0.0, {}, {}, 0.0, 0.0, res.matrix_flops(rc))
     promotion = promotion_s(op, res, cal)
+    shape = GemmShape.of(op)
     best = search(
         op,
         res,
         lambda p: plan_time(p, res, cal, promotion),
         exhaustive,
-        lambda p, w, b: waves_floor(p, w, b, res, cal, promotion),
-        search_bound(GemmShape.of(op), res, cal, promotion),
+        lambda p, w, b: waves_floor(p, w, b, shape, res, cal, promotion),
+        search_bound(shape, res, cal, promotion),
     )
     cost = plan_cost(op, best, res, cal, rc)
     m = best.mapping

@@ -5,6 +5,8 @@ only (no seconds): the busiest core's engine cycles, the waves of tiles over the
 the bytes moved between levels given the reuse the placement gets:
 - core <- cache: every tile streams its A rows and B columns for its share of k,
   less what a core keeps in its staging memory across consecutive tiles (loop order);
+  where the chip multicasts, the cores of a cluster that share a panel of the larger operand
+  have it read from the cache once;
 - cache <- main memory: tiles that run in the same wave share panels through the cache,
   so A is fetched once per column-block of a wave and B once per row-block (raster);
 - split-k writes partial sums and reads them back once to reduce.
@@ -40,6 +42,10 @@ class GemmShape:
     out_B: float
     m: int = 0  # all rows (set by `of`)
     groups: int = 0  # all groups (set by `of`)
+    # block-scaled: no split-k. The kernels that run them (DeepGEMM; TensorRT-LLM's and
+    # CUTLASS's blockwise-scaled Hopper GEMMs) promote each k-block's partial sums into fp32
+    # accumulators inside the tile and do not split k.
+    whole_k: bool = False
 
     @staticmethod
     def of(op: Gemm) -> GemmShape:
@@ -50,7 +56,15 @@ class GemmShape:
         rows = tuple(sorted(groups.items())) or ((0, 1),)
         m = sum(r * g for r, g in rows)
         return GemmShape(
-            rows, op.n, op.k, op.a.bytes, op.b.bytes, op.out.bytes, m, sum(g for _, g in rows)
+            rows,
+            op.n,
+            op.k,
+            op.a.bytes,
+            op.b.bytes,
+            op.out.bytes,
+            m,
+            sum(g for _, g in rows),
+            op.scale_block_k > 0,
         )
 
 
@@ -84,6 +98,7 @@ class GemmPlan:
     # (panel bytes, most units in a run) for each operand a core can keep in staging across
     # consecutive units: what any number of waves of these units could reuse
     keeps: tuple[tuple[float, int], ...] = ()
+    multicast_B: float = 0.0  # cache reads per unit saved by multicast within a cluster
 
     @property
     def utilisation(self) -> float:
@@ -166,6 +181,12 @@ def plan(
             order, saved = "m-inner", b_saved
     busiest = waves * unit - saved
     cache_read = tiles * busiest / waves
+    shared = 0.0
+    if res.multicast > 1:  # a cluster of cores on neighbouring tiles shares one panel
+        a_shared = a_tile * (1.0 - 1.0 / min(res.multicast, tiles_n))  # tiles in a row share A
+        b_shared = b_tile * (1.0 - 1.0 / min(res.multicast, tiles_m))
+        shared = max(a_shared, b_shared)
+        cache_read = shared_reads(cache_read, tiles * shared, shape)
 
     # cache <- main memory: a wave of `concurrent` output tiles shares panels through the
     # cache in a block of bm tile-rows x bn tile-columns (the raster); the best block is taken
@@ -205,7 +226,14 @@ def plan(
         partial,
         unit,
         keeps,
+        shared,
     )
+
+
+def shared_reads(reads_B: float, saved_B: float, shape: GemmShape) -> float:
+    """Cache reads less what multicast saves; each operand is still read once."""
+    unique = shape.m * shape.k * shape.a_B + shape.groups * shape.k * shape.n * shape.b_B
+    return max(reads_B - saved_B, min(reads_B, unique))
 
 
 def _saved(waves: int, panel_B: float, most_run: int) -> float:
@@ -269,7 +297,7 @@ def candidates(shape: GemmShape, res: Resources, exhaustive: bool = False) -> It
                 continue
             out_tiles = sum(math.ceil(r / tm) * g for r, g in shape.rows) * math.ceil(shape.n / tn)
             splits = [1]
-            max_split = max(1, shape.k // tk)
+            max_split = 1 if shape.whole_k else max(1, shape.k // tk)
             if exhaustive:
                 splits = list(range(1, min(max_split, 64) + 1))
             elif out_tiles < res.cores:
@@ -337,7 +365,9 @@ def search(
     order = []
     for mp in candidates(shape, res, exhaustive):
         c = counts(shape, res, rc, mp)
-        bound = 0.0 if lower is None else lower(c[4] * res.cores, c[2] * -(-c[3] // mp.tile_k))
+        bound = (
+            -math.inf if lower is None else lower(c[4] * res.cores, c[2] * -(-c[3] // mp.tile_k))
+        )
         order.append((bound, mp, c))
     order.sort(key=lambda o: o[0])  # stable: candidates' order among equal bounds
     for bound, mp, c in order:

@@ -59,6 +59,7 @@ class Resources:
     accum_B: float  # per core: accumulator space (registers, else the staging level)
     onchip: tuple[Level, ...]  # chip-scope on-chip levels, inner first
     main: Level  # where weights and KV cache live
+    multicast: int = 1  # cores one cache read reaches at once (operand tiles shared in a cluster)
 
     def __hash__(self) -> int:
         return hash(self.key)
@@ -174,6 +175,7 @@ def _resources(key: str) -> Resources:
         accum_B=accum_B,
         onchip=onchip,
         main=main,
+        multicast=chip.cores.multicast or 1,
     )
 
 

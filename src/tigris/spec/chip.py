@@ -104,6 +104,11 @@ class Core(Spec):
     name: str = "core"
     matrix: tuple[MatrixEngine, ...] = ()
     vector: tuple[VectorEngine, ...] = ()
+    multicast: Count | None = Field(
+        None,
+        description="cores one read from the chip-wide cache is delivered to at once (a "
+        "cluster sharing an operand tile, e.g. Hopper's TMA multicast); none: 1",
+    )
 
 
 MemoryKind = Literal[
