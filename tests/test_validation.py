@@ -19,11 +19,11 @@ from tigris.cost.validate import predict, read_table, report, table_kind
 PER_TABLE = 250  # rows sampled per table: 8 tables, 2,000 rows
 # (chip, table) -> (median |err| %, P90 |err| %, Spearman) guards
 GUARDS = {
-    ("h100-sxm", "gemm_perf"): (25, 60, 0.95),
+    ("h100-sxm", "gemm_perf"): (10, 35, 0.98),
     ("h100-sxm", "context_attention_perf"): (35, 110, 0.95),
     ("h100-sxm", "generation_attention_perf"): (55, 160, 0.8),
     ("h100-sxm", "nccl_perf"): (25, 55, 0.9),
-    ("a100-sxm", "gemm_perf"): (20, 75, 0.93),
+    ("a100-sxm", "gemm_perf"): (18, 70, 0.94),
     ("a100-sxm", "context_attention_perf"): (18, 40, 0.99),
     ("a100-sxm", "generation_attention_perf"): (35, 130, 0.87),
     ("a100-sxm", "nccl_perf"): (25, 55, 0.93),
