@@ -226,6 +226,24 @@ def test_multicast_cuts_cache_reads_and_block_scaled_gemms_keep_k_whole():
     assert search(scaled, res, lambda p: -p.mapping.split_k).mapping.split_k == 1
 
 
+def test_stream_k_deals_k_steps_evenly_over_the_cores():
+    """Six 64 x 64 tiles on four cores take two waves; dealt out as 6 x 16 k-steps, each core
+    runs 24 of them, three quarters of the two waves' cycles, and hands on its unfinished
+    tile's partial sums."""
+    from tigris.mapping.gemm import GemmMapping
+
+    res = resources(make_chip(cores=4))
+    op = Gemm("g", 128, 192, 1024, DType.bf16, DType.bf16, DType.bf16)
+    shape = GemmShape.of(op)
+    waves = plan(shape, res, "bf16", GemmMapping(64, 64, 64))
+    stream = plan(shape, res, "bf16", GemmMapping(64, 64, 64, stream_k=True))
+    assert waves.waves == 2 and stream.waves == 24 and stream.unit_steps == 1
+    assert stream.engine_cycles == pytest.approx(0.75 * waves.engine_cycles)
+    assert stream.cache_read_B == pytest.approx(6 * 64 * 1024 * 2 * 2)  # every panel once
+    assert stream.partial_B == 2 * 4 * 64 * 64 * 4
+    assert stream.macs == waves.macs
+
+
 def test_split_k_pays_a_second_kernel_to_reduce_its_partial_sums():
     from tigris.cost.gemm import plan_cost
     from tigris.mapping.gemm import GemmMapping

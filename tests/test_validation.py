@@ -17,31 +17,53 @@ from tigris.cli import main
 from tigris.cost.validate import predict, read_table, report, table_kind
 
 PER_TABLE = 250  # rows sampled per table: 8 tables, 2,000 rows
-# (chip, table) -> (median |err| %, P90 |err| %, Spearman) guards
+# (chip, table) -> (median |err| %, P90 |err| %, Spearman) guards over all of a table's rows
 GUARDS = {
-    ("h100-sxm", "gemm_perf"): (10, 35, 0.98),
+    ("h100-sxm", "gemm_perf"): (10, 30, 0.98),
     ("h100-sxm", "context_attention_perf"): (35, 110, 0.95),
     ("h100-sxm", "generation_attention_perf"): (55, 160, 0.8),
     ("h100-sxm", "nccl_perf"): (25, 55, 0.9),
-    ("a100-sxm", "gemm_perf"): (18, 70, 0.94),
+    # A100's GEMM table is 60% int4 / int8 weight-only and SmoothQuant rows timed by
+    # TensorRT's layer profiler, predicted but not fitted (they read 30-40% low)
+    ("a100-sxm", "gemm_perf"): (20, 70, 0.94),
     ("a100-sxm", "context_attention_perf"): (18, 40, 0.99),
     ("a100-sxm", "generation_attention_perf"): (35, 130, 0.87),
     ("a100-sxm", "nccl_perf"): (25, 55, 0.93),
 }
+# (chip, table, dtype group) -> guards of one group; TARGET is issue 3's GEMM target, held
+# where this version meets it
+TARGET = (10, 25, 0.95)
+GROUP_GUARDS = {
+    ("h100-sxm", "gemm_perf", "bfloat16"): TARGET,
+    ("h100-sxm", "gemm_perf", "fp8"): TARGET,
+    ("h100-sxm", "gemm_perf", "fp8_block"): (18, 45, 0.97),
+    ("a100-sxm", "gemm_perf", "bfloat16"): (10, 30, 0.98),
+}
 
 
-@pytest.mark.parametrize(("chip", "table"), sorted(GUARDS))
-def test_sampled_accuracy_holds(shared, chip, table):
+def _sample_report(shared, chip: str, table: str) -> dict:
     path = shared / "measured" / chip.replace("-", "_") / f"{table}.parquet"
     df = read_table(path)
     df = df.iloc[np.sort(np.random.default_rng(0).choice(len(df), PER_TABLE, replace=False))]
     rows, pred = predict(df, table_kind(df, str(path)), tigris.chip(chip))
-    res = report(rows, pred)
+    return report(rows, pred)
+
+
+@pytest.mark.parametrize(("chip", "table"), sorted(GUARDS))
+def test_sampled_accuracy_holds(shared, chip, table):
+    res = _sample_report(shared, chip, table)
     med, p90, rho = GUARDS[(chip, table)]
     assert res["skipped"] == 0
     assert res["median_abs_pct_err"] <= med
     assert res["p90_abs_pct_err"] <= p90
     assert res["spearman"] >= rho
+    for (c, t, dtype), (g_med, g_p90, g_rho) in GROUP_GUARDS.items():
+        if (c, t) != (chip, table):
+            continue
+        (group,) = [g for g in res["groups"] if g["dtype"] == dtype]
+        assert group["median_abs_pct_err"] <= g_med, dtype
+        assert group["p90_abs_pct_err"] <= g_p90, dtype
+        assert group["spearman"] >= g_rho, dtype
 
 
 def test_validate_json_schema_on_a_chip_never_calibrated(shared, tmp_path, capsys):

@@ -185,10 +185,9 @@ def gemm_cost(op: Gemm, res: Resources, cal: Calibration, exhaustive: bool = Fal
     )
     cost = plan_cost(op, best, res, cal, rc)
     m = best.mapping
-    note = (
-        f"tile {m.tile_m}x{m.tile_n}x{m.tile_k}, split-k {m.split_k}, {best.waves} waves, "
-        f"{m.dataflow}-stationary"
-    )
+    split = "stream-K" if m.stream_k else f"split-k {m.split_k}"
+    waves = f"{best.waves} k-steps" if m.stream_k else f"{best.waves} waves"
+    note = f"tile {m.tile_m}x{m.tile_n}x{m.tile_k}, {split}, {waves}, {m.dataflow}-stationary"
     return Cost(**{**_fields(cost), "notes": (note,)})
 
 

@@ -9,7 +9,9 @@ the bytes moved between levels given the reuse the placement gets:
   have it read from the cache once;
 - cache <- main memory: tiles that run in the same wave share panels through the cache,
   so A is fetched once per column-block of a wave and B once per row-block (raster);
-- split-k writes partial sums and reads them back once to reduce.
+- split-k writes partial sums and reads them back once to reduce;
+- stream-K (more tiles than cores, a part-empty last wave) deals the tiles' k-steps out
+  evenly over the cores instead; a core that stops mid-tile hands its partial sums on.
 Turning counts into time is `cost/`'s job; `search` picks the placement an objective likes best.
 """
 
@@ -78,6 +80,10 @@ class GemmMapping:
     order: Order = "n-inner"
     dataflow: Dataflow = "output"
     cores: int = 0  # cores the placement uses; 0: all of them
+    # stream-K: the output tiles' k-steps are dealt out evenly over the cores, so the last
+    # wave is not left part-empty; a core that stops mid-tile leaves its partial sums to the
+    # one that finishes it (fixed up inside the kernel). Work units are (tile, k-step) pairs.
+    stream_k: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +145,12 @@ def counts(
     for r, g in shape.rows:
         tiles_m += -(-r // tm) * g
     cores = min(mp.cores, res.cores) if mp.cores else res.cores
-    waves = -(-(tiles_m * tiles_n * mp.split_k) // cores)
-    kc = -(-shape.k // mp.split_k)
+    if mp.stream_k:  # units are k-steps: waves counts the busiest core's k-steps
+        kc = mp.tile_k
+        waves = -(-(tiles_m * tiles_n * -(-shape.k // kc)) // cores)
+    else:
+        waves = -(-(tiles_m * tiles_n * mp.split_k) // cores)
+        kc = -(-shape.k // mp.split_k)
     cycles = waves * _tile_cycles(res, rate_class, tm, mp.tile_n, kc, mp.dataflow)
     return tiles_m, tiles_n, waves, kc, cycles
 
@@ -158,7 +168,8 @@ def plan(
     tm, tn, s = mp.tile_m, mp.tile_n, mp.split_k
     tiles_m, tiles_n, waves, kc, cycles = counted or counts(shape, res, rate_class, mp)
     out_tiles = tiles_m * tiles_n
-    tiles = out_tiles * s
+    steps = -(-shape.k // kc) if mp.stream_k else s  # units per output tile
+    tiles = out_tiles * steps
     cores = min(mp.cores, res.cores) if mp.cores else res.cores
 
     # core <- cache: each work unit streams (tm x kc) of A and (kc x tn) of B; a core that
@@ -169,12 +180,14 @@ def plan(
     unit = a_tile + b_tile
     keeps: tuple[tuple[float, int], ...] = ()
     order, saved = mp.order, 0.0
-    if a_tile * STAGES <= res.stage_B:
+    if mp.stream_k:  # a core's consecutive units are k-steps of one tile: no panel repeats
+        pass
+    elif a_tile * STAGES <= res.stage_B:
         keeps = ((a_tile, tiles_n),)
         saved = _saved(waves, a_tile, tiles_n)
         if saved > 0.0:
             order = "n-inner"
-    if b_tile * STAGES <= res.stage_B:
+    if b_tile * STAGES <= res.stage_B and not mp.stream_k:
         keeps += ((b_tile, tiles_m),)
         b_saved = _saved(waves, b_tile, tiles_m)
         if b_saved > saved:
@@ -209,8 +222,11 @@ def plan(
     else:
         dram_read = cache_read
     if bm != mp.block_m or order != mp.order:
-        mp = GemmMapping(tm, tn, mp.tile_k, s, bm, order, mp.dataflow, mp.cores)
+        mp = GemmMapping(tm, tn, mp.tile_k, s, bm, order, mp.dataflow, mp.cores, mp.stream_k)
     partial = 2.0 * shape.m * shape.n * ACCUM_BYTES * s if s > 1 else 0.0
+    if mp.stream_k and (tiles % cores or waves % steps):
+        # each core hands on at most one unfinished tile: written once, read back once
+        partial = 2.0 * min(cores, out_tiles) * tm * tn * ACCUM_BYTES
     return GemmPlan(
         mp,
         tiles,
@@ -307,6 +323,11 @@ def candidates(shape: GemmShape, res: Resources, exhaustive: bool = False) -> It
             for s in sorted(set(splits)):
                 for df in dataflows:
                     yield GemmMapping(tm, tn, tk, s, dataflow=df)
+            # stream-K evens out a part-empty last wave; every core gets at least one tile's
+            # k-steps, so a tile's sums are split between two cores at most (fewer tiles than
+            # cores is split-k's case)
+            if out_tiles > res.cores and out_tiles % res.cores and not shape.whole_k:
+                yield GemmMapping(tm, tn, tk, stream_k=True)
 
 
 FALLBACK = {
