@@ -259,6 +259,23 @@ def test_split_k_pays_a_second_kernel_to_reduce_its_partial_sums():
     assert four.overhead_s == 2 * CAL.kernel_overhead_s
 
 
+def test_prefill_runs_a_kernel_of_its_own_before_attention_and_decode_does_not():
+    """Prefill's first kernel (RoPE, new keys and values into the cache) pays a launch and
+    moves the new tokens' queries, keys and values; a decode step's kernel does that inside."""
+    from tigris.cost.attention import attention_cost
+
+    res = resources(make_chip())
+    later = CAL.model_copy(update={"kernel_overhead_s": CAL.kernel_overhead_s + 1e-5})
+    prefill = Attention("p", (256,), (0,), 8, 2, 128, 128, DType.bf16, DType.bf16)
+    decode = Attention("d", (1,) * 4, (20,) * 4, 8, 2, 128, 128, DType.bf16, DType.bf16)
+    step = attention_cost(prefill, res, later).time_s - attention_cost(prefill, res, CAL).time_s
+    assert step == pytest.approx(1e-5)
+    assert attention_cost(decode, res, later).time_s == attention_cost(decode, res, CAL).time_s
+    new_B = 2 * prefill.q_bytes + 256 * 2 * 256 * (2 + 2)  # q in and out; k, v in and cached
+    fused_B = prefill.q_bytes + prefill.kv_bytes + prefill.out_bytes
+    assert attention_cost(prefill, res, CAL).bytes["hbm"] == pytest.approx(fused_B + new_B)
+
+
 def test_split_k_is_chosen_for_a_decode_gemm_on_many_cores():
     res = resources(tigris.chip("h100-sxm"))
     op = Gemm("g", 1, 4096, 8192, DType.bf16, DType.bf16, DType.bf16)

@@ -9,6 +9,9 @@ fragment) runs on the matrix engines, the softmax's exponentials on the special-
 units; the `overlap` share of the shorter hides under the longer (FlashAttention-3 style
 ping-pong). Decode splits long KV ranges across cores (flash-decoding) when the units are
 fewer than the cores, at the price of writing and re-reading partial results.
+Prefill runs a kernel of its own before the fused one: it rotates the new queries and keys
+(RoPE) and writes the new keys and values into the paged KV cache; decode kernels fuse that
+step (one new token per sequence).
 The mapping search tries query blocks of one and two engine fragments and KV splits at
 powers of two; the cheapest is kept.
 """
@@ -47,6 +50,17 @@ def _pad(x: float, to: int) -> float:
     return math.ceil(x / to) * to
 
 
+def _preprocessing(op: Attention, res: Resources, cal: Calibration) -> tuple[float, float]:
+    """Bytes and seconds of prefill's own first kernel: read the new queries, keys and values
+    as the projection wrote them, write the rotated queries back and the keys and values into
+    the cache. Nothing for decode, whose kernels do this in passing."""
+    if max(op.q_lens, default=0) <= 1:
+        return 0.0, 0.0
+    new_kv = sum(op.q_lens) * op.kv_heads * (op.qk_dim + op.v_dim)
+    moved = 2.0 * op.q_bytes + new_kv * (op.q.bytes + op.kv.bytes)
+    return moved, cal.kernel_overhead_s + moved / (res.main.bandwidth_Bps * cal.memory_efficiency)
+
+
 def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
     rc = _rate(op, res)
     group = max(1, op.heads // max(op.kv_heads, 1))
@@ -61,6 +75,7 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
     unique_B = op.q_bytes + op.kv_bytes + op.out_bytes
     pairs_total = op.pairs * op.heads
     peak = res.matrix_flops(rc)
+    prep_B, prep_s = _preprocessing(op, res, cal)
 
     best: Cost | None = None
     for block in (fm, 2 * fm) if not res.systolic else (fm,):
@@ -109,9 +124,10 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
                 else:
                     dram_B = stream_B + op.q_bytes + op.out_bytes + partial_B
                 memory_s[main.name] = dram_B / (main.bandwidth_Bps * cal.memory_efficiency)
-                moved[main.name] = dram_B
+                moved[main.name] = dram_B + prep_B
                 latency = waves * cal.unit_latency_s
                 overhead = cal.attention_overhead_s + (cal.kernel_overhead_s if split > 1 else 0)
+                overhead += prep_s  # a kernel of its own: nothing of it overlaps
                 time_s = overhead + combine(compute_s, memory_s, cal.overlap, latency)
                 if best is None or time_s < best.time_s:
                     parts = energy.parts(op.flops, rc, moved, [cache, main])
