@@ -139,6 +139,21 @@ def test_clients_that_drift_apart_trade_first_token_wait_for_decode_speed():
     assert tpot["spread"] > tpot["burst"]
 
 
+def test_request_overhead_varies_request_to_request_around_its_mean():
+    """Tiny requests from 8 clients: the first token waits for the engine's request overhead,
+    exponential about its 0.2 s mean, so the waits spread as widely as they are long (a fixed
+    delay would send clients answered in the same step back in lockstep)."""
+    tiny = Lengths("fixed", 16), Lengths("fixed", 2)
+    sim = simulate(
+        _dep(request_overhead_s=0.2), _timer(), kv_cache(_dep()), ClosedLoop(8, 400, *tiny)
+    )
+    waits = np.array([s.first_token_s - s.req.arrival_s for s in sim.done])
+    step = _timer().step(8, 8 * 17, [(16, 0)] * 8)
+    assert len(waits) == 400 and waits.min() >= 0.0
+    assert 0.17 < waits.mean() - step < 0.23
+    assert 0.15 < waits.std() < 0.25
+
+
 def test_latency_respects_the_oracle_and_load():
     """TPOT is never below one decode step of a single sequence; queueing grows with load."""
     floor = step_cost(single(chip("h100-sxm")), model("llama-3.1-8b"), Decode.uniform(1, 16))

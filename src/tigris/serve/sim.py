@@ -64,7 +64,10 @@ class Deployment:
     disaggregated: bool = False
     prefill_replicas: int = 1
     step_overhead_s: float = 0.0  # the engine's fixed cost per step (scheduling, launch)
-    request_overhead_s: float = 0.0  # arrival to the scheduler's queue (HTTP, tokeniser)
+    # arrival to the scheduler's queue (HTTP, tokeniser): the mean; each request's own is
+    # drawn from an exponential distribution, so clients answered in the same step do not
+    # send their next requests in lockstep
+    request_overhead_s: float = 0.0
 
     @property
     def chips_per_replica(self) -> int:
@@ -375,6 +378,12 @@ def simulate(
     `check` counts KV blocks exactly at every step (slow; for tests)."""
     sim = Sim(cfg, timer, kv)
     sim.check = check
+    jitter = np.random.default_rng([seed, 1])
+
+    def overhead() -> float:
+        mean = cfg.request_overhead_s
+        return float(jitter.exponential(mean)) if mean > 0 else 0.0
+
     if isinstance(requests, ClosedLoop):
         loop = requests
         total = loop.requests
@@ -386,7 +395,7 @@ def simulate(
             nonlocal sent
             if sent < total:
                 req = Request(sent, t, int(isl[sent]), int(osl[sent]))
-                sim.push(t + cfg.request_overhead_s, KIND_ARRIVE, req)
+                sim.push(t + overhead(), KIND_ARRIVE, req)
                 sent += 1
 
         sim.on_free = send
@@ -396,7 +405,7 @@ def simulate(
     else:
         total = len(requests)
         for r in requests:
-            sim.push(r.arrival_s + cfg.request_overhead_s, KIND_ARRIVE, r)
+            sim.push(r.arrival_s + overhead(), KIND_ARRIVE, r)
     limit = kv.blocks * cfg.block_tokens - 2 * cfg.block_tokens
     everyone = sim.front + sim.back
     reported = 0
