@@ -9,14 +9,16 @@ its two regimes and weight them by rounds: the first round is a burst, every cli
 once, so prompts queue behind each other; after it the clients drift apart (their requests
 finish at different steps), so the later rounds run as a closed loop whose clients start at
 random times over one request's round trip and whose prompts interleave with the others'
-decodes. The engine runs chunked prefill (vLLM v1 and SGLang chunk; TensorRT-LLM's
-in-flight batching mixes context and generation in one step); the mean TTFT and mean TPOT
-over all requests are compared with the measured ones.
+decodes. Each engine runs its default scheduler (`ENGINE_POLICY`): vLLM v1 chunks prompts
+into the decode steps, and TensorRT-LLM's in-flight batching mixes context and generation
+in one step (both `chunked`); SGLang runs a waiting prompt in a prefill batch of its own
+before it decodes again (mixed chunks are off unless `--enable-mixed-chunk`: `continuous`).
+The mean TTFT and mean TPOT over all requests are compared with the measured ones.
 
 Precision: `gemm_quant_mode` fp8 / fp8_block / nvfp4 stores the weights so and, where the
 chip has engines for the format, quantises the GEMM inputs too (W8A8, W4A4); elsewhere the
-weights are widened (weight-only). The only engine-specific input is
-`ENGINE_REQUEST_OVERHEAD_S`: the time from a request's arrival to the engine's scheduler
+weights are widened (weight-only). Besides the scheduler, the only engine-specific input
+is `ENGINE_REQUEST_OVERHEAD_S`: the time from a request's arrival to the engine's scheduler
 queue (HTTP server, tokeniser, scheduling latency), one figure per engine, fitted on this
 file by `fit_overheads` (per engine, the value that minimises the median TTFT error); no row
 or model is tuned. Rows that cannot be modelled are skipped with their reason: a model we
@@ -50,7 +52,9 @@ from tigris.workload.models import model as find_model
 ROUNDS = 10
 MAX_BATCHED_TOKENS = 8192
 # Arrival to the scheduler's queue, per engine (see the module docstring).
-ENGINE_REQUEST_OVERHEAD_S = {"trtllm": 0.155, "vllm": 0.045, "sglang": 0.23}
+ENGINE_REQUEST_OVERHEAD_S = {"trtllm": 0.155, "vllm": 0.045, "sglang": 0.125}
+# Each engine's default batching (see the module docstring); unknown engines chunk.
+ENGINE_POLICY = {"trtllm": "chunked", "vllm": "chunked", "sglang": "continuous"}
 COLUMNS = {"model_path", "system", "isl", "osl", "silicon_ttft_ms", "silicon_tpot_ms"}
 PRECISION = {"fp8": DType.fp8_e4m3, "fp8_block": DType.fp8_e4m3, "nvfp4": DType.fp4}
 # Assumption for systems of several nodes: one 400 Gb/s NIC per GPU (the DGX H100 and HGX
@@ -139,7 +143,7 @@ def case(row: dict[str, Any]) -> Case | str:
         system,
         llm,
         par,
-        policy="chunked",
+        policy=ENGINE_POLICY.get(backend, "chunked"),
         max_seqs=max(clients, 1),
         max_batched_tokens=MAX_BATCHED_TOKENS,
         disaggregated=disagg,
