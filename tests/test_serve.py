@@ -247,6 +247,12 @@ def test_validate_serving_schema_and_skips(tmp_path, capsys):
         assert -1 <= m["spearman"] <= 1
     # regression guard at the level reached on these rows, not the targets
     assert doc["tpot"]["median_abs_pct_err"] < 25
+    from tigris.serve.validate import case
+
+    cases = [case(r) for r in df.to_dict("records")]
+    policies = {c.backend: c.deployment.policy for c in cases if not isinstance(c, str)}
+    assert policies["sglang"] == "continuous"  # prefill batches of their own
+    assert policies["vllm"] == policies["trtllm"] == "chunked"
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
     with pytest.raises(SystemExit) as exc:
