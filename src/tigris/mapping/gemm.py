@@ -180,9 +180,8 @@ def plan(
     unit = a_tile + b_tile
     keeps: tuple[tuple[float, int], ...] = ()
     order, saved = mp.order, 0.0
-    if mp.stream_k:  # a core's consecutive units are k-steps of one tile: no panel repeats
-        pass
-    elif a_tile * STAGES <= res.stage_B:
+    # (stream-K: a core's consecutive units are k-steps of one tile, so no panel repeats)
+    if a_tile * STAGES <= res.stage_B and not mp.stream_k:
         keeps = ((a_tile, tiles_n),)
         saved = _saved(waves, a_tile, tiles_n)
         if saved > 0.0:
