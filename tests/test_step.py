@@ -43,6 +43,17 @@ def test_step_time_is_the_sum_of_its_ops_and_never_below_the_floor():
     assert set(cost.by_class()) >= {"gemm", "attention", "vector"}
 
 
+def test_rotary_embedding_is_costed_once_inside_attention():
+    """Qwen3's rope follows its qk-norm, not a GEMM; it still costs nothing of its own, since
+    the attention op's kernels (prefill's first kernel, the decode kernel) apply it."""
+    chip = single(tigris.chip("h100-sxm"))
+    for step in (Prefill(1, 512), Decode.uniform(4, 512)):
+        sc = step_cost(chip, tigris.model("Qwen/Qwen3-32B"), step)
+        (rope,) = [oc for oc in sc.ops if oc.op.name == "rope"]
+        assert rope.fused and rope.time_s == 0.0
+        assert any(oc.op.name == "qk_norm" and oc.time_s > 0 for oc in sc.ops)
+
+
 def test_pipeline_keeps_a_stage_per_chip_and_sends_between_stages():
     llm = tigris.model("llama-3.1-70b")
     pp = step_cost(single(tigris.chip("h100-sxm"), 4), llm, Decode.uniform(8, 1024), Parallel(1, 4))

@@ -14,7 +14,8 @@ Sharding (Megatron-style) turns the model's ops into one chip's ops plus collect
   (one micro-batch in flight); a chip's memory holds its stage only.
 Overlap rules: ops run one after another on a chip (no overlap between ops); a collective
 does not overlap the compute around it; element-wise ops right after a GEMM run fused in its
-epilogue where the chip has vector engines beside its matrix engines.
+epilogue where the chip has vector engines beside its matrix engines; rotary embedding runs
+inside the attention op's kernels.
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ from tigris.workload.step import Step, footprint, ops, sequences
 COLUMN = {"qkv", "q", "q_b", "kv_b", "index_q", "mlp_up", "shared_expert_up", "lm_head"}
 ROW = {"o", "mlp_down", "shared_expert_down"}
 HEADS = {"q_absorb", "v_absorb"}  # absorbed MLA: rows are tokens x heads
-FUSABLE = {"add", "swiglu", "gelu", "rope"}
+FUSABLE = {"add", "swiglu", "gelu"}
+# applied by the attention op's own kernels (`cost.attention`: prefill's first kernel, the
+# decode kernel), whose measured times include it
+INSIDE_ATTENTION = {"rope"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,13 +200,18 @@ def chip_ops(
             continue
         for piece in shard(op, par):
             piece = replace(piece, count=_div(piece.count, par.pp)) if piece.count > 1 else piece
-            fused = (
-                has_vector
-                and isinstance(piece, Vector)
-                and piece.kind in FUSABLE
-                and isinstance(prev, Gemm)
-            )
-            per_chip.append(OpCost(piece, evaluate(piece, chip, cal, fused=fused), fused))
+            if isinstance(piece, Vector) and piece.kind in INSIDE_ATTENTION:
+                cost = Cost(0.0, 0.0, {}, {}, 0.0, 0.0, 0.0, notes=("inside attention",))
+                fused = True
+            else:
+                fused = (
+                    has_vector
+                    and isinstance(piece, Vector)
+                    and piece.kind in FUSABLE
+                    and isinstance(prev, Gemm)
+                )
+                cost = evaluate(piece, chip, cal, fused=fused)
+            per_chip.append(OpCost(piece, cost, fused))
             prev = piece
             for coll in _collectives(piece, llm, par):
                 per_chip.append(OpCost(coll, evaluate(coll, system, cal)))
