@@ -52,7 +52,7 @@ from tigris.workload.models import model as find_model
 ROUNDS = 10
 MAX_BATCHED_TOKENS = 8192
 # Arrival to the scheduler's queue, per engine (see the module docstring).
-ENGINE_REQUEST_OVERHEAD_S = {"trtllm": 0.155, "vllm": 0.045, "sglang": 0.125}
+ENGINE_REQUEST_OVERHEAD_S = {"trtllm": 0.16, "vllm": 0.05, "sglang": 0.155}
 # Each engine's default batching (see the module docstring); unknown engines chunk.
 ENGINE_POLICY = {"trtllm": "chunked", "vllm": "chunked", "sglang": "continuous"}
 COLUMNS = {"model_path", "system", "isl", "osl", "silicon_ttft_ms", "silicon_tpot_ms"}
