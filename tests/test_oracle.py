@@ -10,13 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tigris
+from tigris.cost.collective import chunked_s
 from tigris.cost.gemm import gemm_cost
 from tigris.cost.oracle import evaluate
 from tigris.cost.params import Calibration
+from tigris.cost.step import calibration
 from tigris.dtypes import DType
 from tigris.mapping.gemm import GemmShape, plan, rate_class, search
 from tigris.mapping.resources import resources
 from tigris.spec.chip import Chip
+from tigris.spec.system import single
 from tigris.workload.ops import Attention, Collective, Gemm, Vector
 
 CAL = Calibration()
@@ -293,14 +296,54 @@ def test_big_gemm_is_compute_bound_and_decode_gemm_memory_bound():
 
 
 def test_collective_time_grows_with_size_and_has_a_latency_floor():
-    h100 = tigris.chip("h100-sxm")
+    a100, h100 = tigris.chip("a100-sxm"), tigris.chip("h100-sxm")
     sizes = [2**i for i in range(10, 31, 4)]
     times = [evaluate(Collective("ar", "all_reduce", s, 8), h100).time_s for s in sizes]
     assert times == sorted(times)
     assert times[0] >= CAL.kernel_overhead_s
-    big = evaluate(Collective("ar", "all_reduce", 2**30, 8), h100)
-    # ring all-reduce moves 2(p-1)/p of the buffer over each chip's links
-    assert big.time_s >= 2 * 7 / 8 * 2**30 / h100.scaleup.bandwidth_Bps
+    # a ring all-reduce moves 2(p-1)/p of the buffer over each chip's links (A100's switch
+    # does not add); where the switch adds, each byte still leaves each chip once
+    ring = evaluate(Collective("ar", "all_reduce", 2**30, 8), a100)
+    assert ring.time_s >= 2 * 7 / 8 * 2**30 / a100.scaleup.bandwidth_Bps
+    assert evaluate(Collective("ar", "all_reduce", 2**30, 8), h100).time_s >= (
+        2**30 / h100.scaleup.bandwidth_Bps
+    )
+
+
+def test_small_all_reduce_pays_a_hop_per_ring_round():
+    """NCCL runs small all-reduces as a ring, 2(p-1) rounds: the latency grows with the group
+    (measured on H100: 6.2, 9.6, 15.5 us on 2, 4, 8 GPUs), by one hop latency a round."""
+    h100 = tigris.chip("h100-sxm")
+    cal, _ = calibration(single(h100, 8), None)
+    t = {p: evaluate(Collective("ar", "all_reduce", 256, p), h100).time_s for p in (2, 4, 8)}
+    assert t[2] < t[4] < t[8]
+    assert t[8] - t[2] == pytest.approx(12 * cal.link_latency_s, rel=0.1)
+
+
+def test_in_network_reduction_sends_each_byte_once():
+    """A switch that adds (NVLink SHARP) turns the ring's 2(p-1)/p bytes into 1: for a large
+    buffer on 8 chips, 1.75x less time; a small one is nearly all the ring's rounds."""
+    h100 = tigris.chip("h100-sxm")
+    plain = h100.model_copy(
+        update={"scaleup": h100.scaleup.model_copy(update={"in_network_reduction": False})}
+    )
+    big, small = Collective("ar", "all_reduce", 2**30, 8), Collective("ar", "all_reduce", 256, 8)
+    ratio = evaluate(big, plain).time_s / evaluate(big, h100).time_s
+    assert ratio == pytest.approx(2 * 7 / 8, rel=0.05)
+    assert evaluate(small, plain).time_s == pytest.approx(evaluate(small, h100).time_s, rel=0.02)
+
+
+@given(
+    hops=st.integers(1, 64),
+    latency=st.floats(1e-8, 1e-4),
+    transfer=st.floats(0.0, 1.0),
+)
+def test_chunked_transfer_costs_at_most_one_more_round_trip_plus_transfer(hops, latency, transfer):
+    """Acknowledging chunks costs something, never more than a round trip and the transfer
+    over again (2 sqrt(2 l t) <= 2 l + t)."""
+    t = chunked_s(hops, latency, transfer)
+    lo = hops * latency + transfer
+    assert lo <= t <= (lo + 2 * latency + transfer) * (1 + 1e-12)
 
 
 def test_fp8_needs_an_fp8_engine():

@@ -43,7 +43,7 @@ BOUNDS = {
     "attention_overhead_s": (0.0, 40e-6),
     "vector_efficiency": (0.05, 1.0),
     "link_efficiency": (0.2, 1.0),
-    "link_latency_s": (0.0, 20e-6),
+    "link_latency_s": (0.0, 5e-6),
 }
 
 

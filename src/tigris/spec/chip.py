@@ -156,6 +156,9 @@ class ScaleUp(Spec):
     bandwidth_Bps: BytesPerS = Field(alias="bandwidth", description="all links, per direction")
     latency_s: Seconds | None = Field(None, alias="latency")
     max_domain: Count | None = Field(None, description="largest scale-up domain sold")
+    in_network_reduction: bool = Field(
+        False, description="the switch adds and multicasts (NVLink SHARP): all-reduce in one pass"
+    )
 
     @property
     def link_bandwidth_Bps(self) -> float | None:
