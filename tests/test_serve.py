@@ -154,6 +154,17 @@ def test_request_overhead_varies_request_to_request_around_its_mean():
     assert 0.15 < waits.std() < 0.25
 
 
+def test_host_time_per_token_adds_to_every_step_per_sequence():
+    """Four requests decoding together: each step emits four tokens, so a host time t per
+    token lengthens every step, and the TPOT, by 4 t."""
+    trace = ClosedLoop(4, 4, Lengths("fixed", 64), Lengths("fixed", 65))
+    tpot = {}
+    for t in (0.0, 1e-3):
+        sim = simulate(_dep(token_overhead_s=t), _timer(), kv_cache(_dep()), trace)
+        tpot[t] = np.mean([(s.finish_s - s.first_token_s) / 64 for s in sim.done])
+    assert tpot[1e-3] - tpot[0.0] == pytest.approx(4e-3, rel=0.02)
+
+
 def test_latency_respects_the_oracle_and_load():
     """TPOT is never below one decode step of a single sequence; queueing grows with load."""
     floor = step_cost(single(chip("h100-sxm")), model("llama-3.1-8b"), Decode.uniform(1, 16))

@@ -64,6 +64,9 @@ class Deployment:
     disaggregated: bool = False
     prefill_replicas: int = 1
     step_overhead_s: float = 0.0  # the engine's fixed cost per step (scheduling, launch)
+    # host time per token a step emits that the engine does not hide under the GPU step
+    # (sampler bookkeeping, detokenising, streaming the token to its client)
+    token_overhead_s: float = 0.0
     # arrival to the scheduler's queue (HTTP, tokeniser): the mean; each request's own is
     # drawn from an exponential distribution, so clients answered in the same step do not
     # send their next requests in lockstep
@@ -226,7 +229,9 @@ class Replica:
         ctx = self.sum_a + n * self.idx if n else 0
         chunks = [(q, s.prefilled) for s, q in plan.chunks]
         done = [s for s, q in plan.chunks if s.prefilled + q >= s.prompt]
-        dt = self.timer.step(n, ctx, chunks, n + len(done)) + self._overheads()
+        emitting = n + len(done)
+        dt = self.timer.step(n, ctx, chunks, emitting) + self._overheads()
+        dt += emitting * self.cfg.token_overhead_s
         end = now + dt
         if n:
             out.stats.itl.append((dt, n))
@@ -264,11 +269,12 @@ class Replica:
             self._preempt(out)
             n = len(self.running)
         k_finish = self.finish_heap[0][0] - self.idx
-        t0 = self.timer.step(n, self.sum_a + n * self.idx) + self.cfg.step_overhead_s
+        host = self.cfg.step_overhead_s + n * self.cfg.token_overhead_s
+        t0 = self.timer.step(n, self.sum_a + n * self.idx) + host
         k_time = MAX_LEAP if math.isinf(horizon) else max(1, math.ceil((horizon - now) / t0))
         k = max(1, min(k_kv, k_finish, k_time, MAX_LEAP))
         mid = self.sum_a + n * (self.idx + (k - 1) / 2)
-        per = self.timer.step(n, mid) + self.cfg.step_overhead_s
+        per = self.timer.step(n, mid) + host
         dt = k * per + self._overheads()
         out.stats.itl.append((per, n * k))
         out.stats.steps += k

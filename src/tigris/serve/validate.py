@@ -18,9 +18,12 @@ The mean TTFT and mean TPOT over all requests are compared with the measured one
 Precision: `gemm_quant_mode` fp8 / fp8_block / nvfp4 stores the weights so and, where the
 chip has engines for the format, quantises the GEMM inputs too (W8A8, W4A4); elsewhere the
 weights are widened (weight-only). Besides the scheduler, the only engine-specific input
-is `ENGINE_REQUEST_OVERHEAD_S`: the time from a request's arrival to the engine's scheduler
-queue (HTTP server, tokeniser, scheduling latency), one figure per engine, fitted on this
-file by `fit_overheads` (per engine, the value that minimises the median TTFT error); no row
+is the engine's host overhead, two figures per engine fitted on this file by
+`fit_overheads`: `ENGINE_TOKEN_OVERHEAD_S`, host time per token a step emits that the engine
+does not hide under the GPU step (sampler bookkeeping, detokenising, streaming; each step
+takes that much longer per sequence in it), fitted to the median TPOT error; and
+`ENGINE_REQUEST_OVERHEAD_S`, the time from a request's arrival to the engine's scheduler
+queue (HTTP server, tokeniser, scheduling latency), fitted to the median TTFT error. No row
 or model is tuned. Rows that cannot be modelled are skipped with their reason: a model we
 do not package, a chip not in the catalog, attention data parallelism, or prefill and
 decode pools of different parallelism.
@@ -52,7 +55,9 @@ from tigris.workload.models import model as find_model
 ROUNDS = 10
 MAX_BATCHED_TOKENS = 8192
 # Arrival to the scheduler's queue, per engine (see the module docstring).
-ENGINE_REQUEST_OVERHEAD_S = {"trtllm": 0.16, "vllm": 0.05, "sglang": 0.155}
+ENGINE_REQUEST_OVERHEAD_S = {"trtllm": 0.16, "vllm": 0.05, "sglang": 0.275}
+ENGINE_TOKEN_OVERHEAD_S = {"trtllm": 65e-6, "vllm": 80e-6, "sglang": 0.0}
+PROBE_TOKEN_S = 50e-6  # the second replay of `fit_overheads`
 # Each engine's default batching (see the module docstring); unknown engines chunk.
 ENGINE_POLICY = {"trtllm": "chunked", "vllm": "chunked", "sglang": "continuous"}
 COLUMNS = {"model_path", "system", "isl", "osl", "silicon_ttft_ms", "silicon_tpot_ms"}
@@ -149,6 +154,7 @@ def case(row: dict[str, Any]) -> Case | str:
         disaggregated=disagg,
         prefill_replicas=int(_num(row, "prefill_num_workers")) if disagg else 1,
         request_overhead_s=ENGINE_REQUEST_OVERHEAD_S.get(backend, 0.0),
+        token_overhead_s=ENGINE_TOKEN_OVERHEAD_S.get(backend, 0.0),
     )
     return Case(
         dep,
@@ -161,11 +167,12 @@ def case(row: dict[str, Any]) -> Case | str:
     )
 
 
-def predict(c: Case, overhead_s: float | None = None) -> tuple[float, float]:
-    """Mean TTFT and mean TPOT (seconds) of the simulated closed-loop benchmark."""
+def predict(c: Case, overheads: tuple[float, float] | None = None) -> tuple[float, float]:
+    """Mean TTFT and mean TPOT (seconds) of the simulated closed-loop benchmark, with the
+    engine's overheads or the given (request, per token) ones."""
     dep = c.deployment
-    if overhead_s is not None:
-        dep = replace(dep, request_overhead_s=overhead_s)
+    if overheads is not None:
+        dep = replace(dep, request_overhead_s=overheads[0], token_overhead_s=overheads[1])
     timer = _timer(c)
     isl, osl = Lengths("fixed", c.isl), Lengths("fixed", c.osl)
     burst = run(dep, ClosedLoop(c.clients, c.clients, isl, osl), timer=timer)
@@ -197,8 +204,10 @@ def _timer(c: Case):
 
 
 def validate_serving(
-    path: str | Path, progress=None, overheads: dict[str, float] | None = None
+    path: str | Path, progress=None, overheads: dict[str, tuple[float, float]] | None = None
 ) -> dict[str, Any]:
+    """Replay every row; `overheads` (engine -> (request, per token) seconds, none where an
+    engine is missing) replaces the fitted ones."""
     df = read_table(path)
     missing = COLUMNS - set(df.columns)
     if missing:
@@ -219,7 +228,7 @@ def validate_serving(
         if kv.blocks * c.deployment.block_tokens < c.isl + c.osl:
             skipped["model does not fit in memory at this parallelism"] += 1
             continue
-        extra = None if overheads is None else overheads.get(c.backend, 0.0)
+        extra = None if overheads is None else overheads.get(c.backend, (0.0, 0.0))
         ttft, tpot = predict(c, extra)
         backends.append(c.backend)
         pred_ttft.append(ttft)
@@ -240,15 +249,31 @@ def validate_serving(
     return out
 
 
-def fit_overheads(path: str | Path, progress=None) -> dict[str, float]:
-    """Per engine, the request overhead that minimises the median |TTFT error| (grid search on
-    predictions made with none: in a closed loop the overhead adds to TTFT as it is)."""
-    res = validate_serving(path, progress, overheads={})
+def fit_overheads(path: str | Path, progress=None) -> dict[str, tuple[float, float]]:
+    """Per engine, (request overhead, host time per token) in seconds. The token time first:
+    each row's TPOT is nearly a straight line in it, so a replay with none and one with
+    `PROBE_TOKEN_S` give the line, and the value on a grid that minimises the engine's median
+    |TPOT error| wins. Then, replayed with that, the request overhead that minimises the
+    median |TTFT error| (in a closed loop it adds to TTFT as it is)."""
+    none = validate_serving(path, progress, overheads={})
+    engines = sorted({b for b, *_ in none["_rows"]})
+    probe = validate_serving(path, progress, {e: (0.0, PROBE_TOKEN_S) for e in engines})
+    token = {}
+    for engine in engines:
+        at0 = np.array([p for b, _, _, p, _ in none["_rows"] if b == engine])
+        slope = (np.array([p for b, _, _, p, _ in probe["_rows"] if b == engine]) - at0) / (
+            PROBE_TOKEN_S
+        )
+        meas = np.array([m for b, *_, m in none["_rows"] if b == engine])
+        grid = np.arange(0.0, 300e-6, 5e-6)
+        errs = [np.median(np.abs((at0 + t * slope) / meas - 1)) for t in grid]
+        token[engine] = round(float(grid[int(np.argmin(errs))]), 6)
+    res = validate_serving(path, progress, {e: (0.0, token[e]) for e in engines})
     out = {}
-    for engine in sorted({b for b, *_ in res["_rows"]}):
+    for engine in engines:
         pred = np.array([p for b, p, *_ in res["_rows"] if b == engine])
         meas = np.array([m for b, _, m, *_ in res["_rows"] if b == engine])
         grid = np.arange(0.0, 1.0, 0.005)
         errs = [np.median(np.abs((pred + o) / meas - 1)) for o in grid]
-        out[engine] = round(float(grid[int(np.argmin(errs))]), 3)
+        out[engine] = (round(float(grid[int(np.argmin(errs))]), 3), token[engine])
     return out
