@@ -249,13 +249,17 @@ def test_validate_serving_schema_and_skips(tmp_path, capsys):
     dp = df[df.attention_dp_size > 1].head(1)
     pd.concat([small, dp]).to_csv(tmp_path / "s.csv", index=False)
     main(["validate", "--serving", str(tmp_path / "s.csv"), "--json"])
-    doc = json.loads(capsys.readouterr().out)
+    raw = capsys.readouterr().out
+    doc = json.loads(raw, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
     assert doc["rows"] + doc["skipped"] == len(small) + len(dp)
     assert doc["skipped_reasons"] == {"attention data parallelism is not modelled": 1}
     for key in ("ttft", "tpot"):
         m = doc[key]
         assert m["rows"] == doc["rows"] and m["median_abs_pct_err"] >= 0
         assert -1 <= m["spearman"] <= 1
+    groups = {g["engine"]: g for g in doc["groups"]}
+    assert sum(g["tpot"]["rows"] for g in groups.values()) == doc["rows"]
+    assert all(g["request_overhead_s"] > 0 for g in groups.values())
     # regression guard at the level reached on these rows, not the targets
     assert doc["tpot"]["median_abs_pct_err"] < 25
     from tigris.serve.validate import case

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import sys
 from typing import Annotated, Any
 
@@ -48,8 +49,19 @@ def tech_from(path: str | None, sets: list[str] | None) -> Any:
     return physical.load(path, sets or [])
 
 
+def _finite(doc: Any) -> Any:
+    """NaN and infinities (a metric of too few rows) as null: JSON has no NaN."""
+    if isinstance(doc, float) and not math.isfinite(doc):
+        return None
+    if isinstance(doc, dict):
+        return {k: _finite(v) for k, v in doc.items()}
+    if isinstance(doc, list | tuple):
+        return [_finite(v) for v in doc]
+    return doc
+
+
 def _out(doc: Any) -> None:
-    sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    sys.stdout.write(json.dumps(_finite(doc), indent=2, allow_nan=False) + "\n")
 
 
 def chip_doc(c: Chip, full: bool = False) -> dict[str, Any]:
@@ -700,16 +712,18 @@ def _validate_serving(path: str, as_json: bool) -> None:
     t = Table(title=f"{path}: {res['rows']} rows, {res['skipped']} skipped", box=box.SIMPLE_HEAVY)
     for col in ("metric", "rows", "median |err| %", "P90 |err| %", "Spearman"):
         t.add_column(col, justify="left" if col == "metric" else "right")
-    for name in ("ttft", "tpot"):
-        m = res[name]
-        if m:
-            t.add_row(
-                name.upper(),
-                f"{m['rows']:,}",
-                f"{m['median_abs_pct_err']:.1f}",
-                f"{m['p90_abs_pct_err']:.1f}",
-                f"{m['spearman']:.3f}",
-            )
+    rows = [("all", res)] + [(g["engine"], g) for g in res["groups"]]
+    for who, doc in rows:
+        for name in ("ttft", "tpot"):
+            m = doc[name]
+            if m:
+                t.add_row(
+                    f"{name.upper()} {who}",
+                    f"{m['rows']:,}",
+                    f"{m['median_abs_pct_err']:.1f}",
+                    f"{m['p90_abs_pct_err']:.1f}",
+                    f"{m['spearman']:.3f}",
+                )
     console.print(t)
     for reason, n in res["skipped_reasons"].items():
         console.print(f"[dim]skipped {n}: {reason}[/dim]")

@@ -245,6 +245,16 @@ def validate_serving(
     out["skipped_reasons"] = dict(skipped.most_common())
     for name, p, m in (("ttft", pred_ttft, meas_ttft), ("tpot", pred_tpot, meas_tpot)):
         out[name] = metrics(np.array(p), np.array(m)) if p else {}
+    out["groups"] = []
+    for engine in sorted(set(backends)):
+        mine = [i for i, b in enumerate(backends) if b == engine]
+        group: dict[str, Any] = {"engine": engine}
+        for name, p, m in (("ttft", pred_ttft, meas_ttft), ("tpot", pred_tpot, meas_tpot)):
+            group[name] = metrics(np.array(p)[mine], np.array(m)[mine])
+        if overheads is None:
+            group["request_overhead_s"] = ENGINE_REQUEST_OVERHEAD_S.get(engine, 0.0)
+            group["token_overhead_s"] = ENGINE_TOKEN_OVERHEAD_S.get(engine, 0.0)
+        out["groups"].append(group)
     out["_rows"] = list(zip(backends, pred_ttft, meas_ttft, pred_tpot, meas_tpot, strict=True))
     return out
 
