@@ -259,6 +259,12 @@ def validate_serving(
     return out
 
 
+def _column(res: dict[str, Any], engine: str, i: int) -> np.ndarray:
+    """Column i of `res["_rows"]` (1 predicted TTFT, 2 measured TTFT, 3 predicted TPOT,
+    4 measured TPOT) over one engine's rows."""
+    return np.array([r[i] for r in res["_rows"] if r[0] == engine])
+
+
 def fit_overheads(path: str | Path, progress=None) -> dict[str, tuple[float, float]]:
     """Per engine, (request overhead, host time per token) in seconds. The token time first:
     each row's TPOT is nearly a straight line in it, so a replay with none and one with
@@ -266,23 +272,19 @@ def fit_overheads(path: str | Path, progress=None) -> dict[str, tuple[float, flo
     |TPOT error| wins. Then, replayed with that, the request overhead that minimises the
     median |TTFT error| (in a closed loop it adds to TTFT as it is)."""
     none = validate_serving(path, progress, overheads={})
-    engines = sorted({b for b, *_ in none["_rows"]})
+    engines = sorted({r[0] for r in none["_rows"]})
     probe = validate_serving(path, progress, {e: (0.0, PROBE_TOKEN_S) for e in engines})
     token = {}
     for engine in engines:
-        at0 = np.array([p for b, _, _, p, _ in none["_rows"] if b == engine])
-        slope = (np.array([p for b, _, _, p, _ in probe["_rows"] if b == engine]) - at0) / (
-            PROBE_TOKEN_S
-        )
-        meas = np.array([m for b, *_, m in none["_rows"] if b == engine])
+        at0, meas = _column(none, engine, 3), _column(none, engine, 4)
+        slope = (_column(probe, engine, 3) - at0) / PROBE_TOKEN_S
         grid = np.arange(0.0, 300e-6, 5e-6)
         errs = [np.median(np.abs((at0 + t * slope) / meas - 1)) for t in grid]
         token[engine] = round(float(grid[int(np.argmin(errs))]), 6)
     res = validate_serving(path, progress, {e: (0.0, token[e]) for e in engines})
     out = {}
     for engine in engines:
-        pred = np.array([p for b, p, *_ in res["_rows"] if b == engine])
-        meas = np.array([m for b, _, m, *_ in res["_rows"] if b == engine])
+        pred, meas = _column(res, engine, 1), _column(res, engine, 2)
         grid = np.arange(0.0, 1.0, 0.005)
         errs = [np.median(np.abs((pred + o) / meas - 1)) for o in grid]
         out[engine] = (round(float(grid[int(np.argmin(errs))]), 3), token[engine])

@@ -157,7 +157,9 @@ class ScaleUp(Spec):
     latency_s: Seconds | None = Field(None, alias="latency")
     max_domain: Count | None = Field(None, description="largest scale-up domain sold")
     in_network_reduction: bool = Field(
-        False, description="the switch adds and multicasts (NVLink SHARP): all-reduce in one pass"
+        False,
+        description="the switch adds and multicasts (NVLink SHARP): an all-reduce sends each "
+        "byte once",
     )
 
     @property
