@@ -139,6 +139,25 @@ def test_clients_that_drift_apart_trade_first_token_wait_for_decode_speed():
     assert tpot["spread"] > tpot["burst"]
 
 
+def test_prefill_first_scheduling_keeps_a_burst_of_clients_in_lockstep():
+    """32 clients send 1024-token prompts at once, four rounds each, with a jittered request
+    overhead. When prefill steps stall decoding (continuous), every prompt that arrives
+    during the prefills joins the decodes at the same step, so each round finishes together
+    and the clients come back together. When prefills ride inside decode steps (chunked),
+    prompts prefilled later finish later: the clients drift apart."""
+    fixed = Lengths("fixed", 1024), Lengths("fixed", 128)
+    decode_step = _timer().step(32, 32 * 1100)
+    spread = {}
+    for policy in ("continuous", "chunked"):
+        dep = _dep(policy=policy, request_overhead_s=0.02, max_seqs=64)
+        sim = simulate(dep, _timer(), kv_cache(dep), ClosedLoop(32, 128, *fixed))
+        done = sorted(sim.done, key=lambda s: s.req.id)  # ids in sending order: 4 rounds
+        finish = np.array([s.finish_s for s in done]).reshape(4, 32)
+        spread[policy] = finish.max(axis=1) - finish.min(axis=1)
+    assert spread["continuous"].max() < decode_step
+    assert spread["chunked"][:3].min() > 10 * decode_step
+
+
 def test_request_overhead_varies_request_to_request_around_its_mean():
     """Tiny requests from 8 clients: the first token waits for the engine's request overhead,
     exponential about its 0.2 s mean, so the waits spread as widely as they are long (a fixed

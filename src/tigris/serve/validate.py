@@ -4,15 +4,18 @@ Each row is one benchmark: a model (Hugging Face id), a system (`h100_sxm` -> th
 h100-sxm), a precision, TP / PP / EP, an ISL and OSL, and `batch_size` concurrent clients in
 a closed loop (disaggregated rows name their concurrency in `silicon_data_source` and give
 the prefill and decode pools). Each client sends `ROUNDS` requests (aiconfigurator's own
-model assumes ten times the concurrency, first round included). We replay the benchmark in
-its two regimes and weight them by rounds: the first round is a burst, every client at
-once, so prompts queue behind each other; after it the clients drift apart (their requests
-finish at different steps), so the later rounds run as a closed loop whose clients start at
-random times over one request's round trip and whose prompts interleave with the others'
-decodes. Each engine runs its default scheduler (`ENGINE_POLICY`): vLLM v1 chunks prompts
-into the decode steps, and TensorRT-LLM's in-flight batching mixes context and generation
-in one step (both `chunked`); SGLang runs a waiting prompt in a prefill batch of its own
-before it decodes again (mixed chunks are off unless `--enable-mixed-chunk`: `continuous`).
+model assumes ten times the concurrency, first round included). Each engine runs its
+default scheduler (`ENGINE_POLICY`): vLLM v1 chunks prompts into the decode steps, and
+TensorRT-LLM's in-flight batching mixes context and generation in one step (both
+`chunked`); SGLang runs a waiting prompt in a prefill batch of its own before it decodes
+again (mixed chunks are off unless `--enable-mixed-chunk`: `continuous`). The first round
+is a burst, every client at once, so prompts queue behind each other. What follows depends
+on the scheduler. Where prefills ride inside decode steps, prompts prefilled later finish
+later and the clients drift apart: we replay the later rounds as a closed loop whose
+clients start at random times over one request's round trip, and weight the two regimes by
+rounds. Where prefill steps stall decoding, every prompt that arrives during the prefills
+joins the decodes at the same step, so the round finishes together and the clients come
+back together: the burst repeats, and we replay all the rounds as one closed loop from it.
 The mean TTFT and mean TPOT over all requests are compared with the measured ones.
 
 Precision: `gemm_quant_mode` fp8 / fp8_block / nvfp4 stores the weights so and, where the
@@ -55,8 +58,8 @@ from tigris.workload.models import model as find_model
 ROUNDS = 10
 MAX_BATCHED_TOKENS = 8192
 # Arrival to the scheduler's queue, per engine (see the module docstring).
-ENGINE_REQUEST_OVERHEAD_S = {"trtllm": 0.16, "vllm": 0.05, "sglang": 0.275}
-ENGINE_TOKEN_OVERHEAD_S = {"trtllm": 65e-6, "vllm": 80e-6, "sglang": 0.0}
+ENGINE_REQUEST_OVERHEAD_S = {"trtllm": 0.16, "vllm": 0.05, "sglang": 0.11}
+ENGINE_TOKEN_OVERHEAD_S = {"trtllm": 65e-6, "vllm": 80e-6, "sglang": 20e-6}
 PROBE_TOKEN_S = 50e-6  # the second replay of `fit_overheads`
 # Each engine's default batching (see the module docstring); unknown engines chunk.
 ENGINE_POLICY = {"trtllm": "chunked", "vllm": "chunked", "sglang": "continuous"}
@@ -175,6 +178,9 @@ def predict(c: Case, overheads: tuple[float, float] | None = None) -> tuple[floa
         dep = replace(dep, request_overhead_s=overheads[0], token_overhead_s=overheads[1])
     timer = _timer(c)
     isl, osl = Lengths("fixed", c.isl), Lengths("fixed", c.osl)
+    if dep.policy != "chunked":  # prefill steps stall decoding: the burst stays in lockstep
+        both = run(dep, ClosedLoop(c.clients, ROUNDS * c.clients, isl, osl), timer=timer)
+        return both["ttft_ms"]["mean"] / 1e3, both["tpot_ms"]["mean"] / 1e3
     burst = run(dep, ClosedLoop(c.clients, c.clients, isl, osl), timer=timer)
     spread = round_trip_s(c, timer[0])
     steady = ClosedLoop(c.clients, (ROUNDS - 1) * c.clients, isl, osl, spread_s=spread)
