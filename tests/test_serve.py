@@ -15,9 +15,10 @@ from tigris.cost.step import Parallel, step_cost
 from tigris.errors import SpecError
 from tigris.serve import SLOS, run
 from tigris.serve.metrics import report
-from tigris.serve.sim import Deployment, KVCache, kv_cache, simulate
+from tigris.serve.policy import POLICIES
+from tigris.serve.sim import Deployment, KVCache, Replica, Seq, kv_cache, simulate
 from tigris.serve.steptime import StepTimer
-from tigris.serve.trace import ClosedLoop, Lengths, lengths, read_trace, synthetic
+from tigris.serve.trace import ClosedLoop, Lengths, Request, lengths, read_trace, synthetic
 from tigris.spec.catalog import chip
 from tigris.spec.system import single
 from tigris.workload.models import model
@@ -65,7 +66,7 @@ def _check_invariants(sim, reqs, capacity_blocks: int) -> None:
     assert sim.stats.max_blocks <= capacity_blocks
 
 
-@pytest.mark.parametrize("policy", ["static", "continuous", "chunked"])
+@pytest.mark.parametrize("policy", ["static", "continuous", "chunked", "inflight"])
 @pytest.mark.parametrize("preemption", ["recompute", "swap"])
 def test_every_request_finishes_once_within_kv_capacity(policy, preemption):
     reqs = _trace()
@@ -77,6 +78,26 @@ def test_every_request_finishes_once_within_kv_capacity(policy, preemption):
     assert doc["output_tokens"] == sum(s.req.output_tokens for s in sim.done)
     if policy != "static":
         assert sim.stats.preemptions > 0
+
+
+def test_inflight_batching_adds_whole_prompts_while_they_fit():
+    """A 2048-token budget and three 900-token prompts: chunked prefill splits the third
+    to fill the step; in-flight batching takes two whole and leaves the third for the next
+    step. A prompt over the whole budget runs when nothing else would."""
+    taken = {}
+    for policy, prompts in (("chunked", (900,) * 3), ("inflight", (900,) * 3)):
+        r = _replica(policy, prompts)
+        taken[policy] = [q for _, q in POLICIES[policy](r).chunks]
+    assert taken == {"chunked": [900, 900, 248], "inflight": [900, 900]}
+    assert [q for _, q in POLICIES["inflight"](_replica("inflight", (3000,))).chunks] == [3000]
+
+
+def _replica(policy: str, prompts: tuple[int, ...]) -> Replica:
+    dep = _dep(policy=policy, max_batched_tokens=2048)
+    r = Replica(0, dep, _timer(), kv_cache(dep), "front")
+    for i, n in enumerate(prompts):
+        r.waiting.append(Seq(Request(i, 0.0, n, 8), n))
+    return r
 
 
 def test_a_prompt_that_can_never_fit_is_dropped_with_its_reason():
@@ -286,7 +307,7 @@ def test_validate_serving_schema_and_skips(tmp_path, capsys):
     cases = [case(r) for r in df.to_dict("records")]
     policies = {c.backend: c.deployment.policy for c in cases if not isinstance(c, str)}
     assert policies["sglang"] == "continuous"  # prefill batches of their own
-    assert policies["vllm"] == policies["trtllm"] == "chunked"
+    assert policies["vllm"] == "chunked" and policies["trtllm"] == "inflight"
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
     with pytest.raises(SystemExit) as exc:

@@ -578,7 +578,9 @@ def serve(
     duration: Annotated[float, typer.Option(help="seconds of traffic (open loop)")] = 600.0,
     isl: Annotated[str, typer.Option(help="N, uniform:LO:HI, lognormal:MED:SIGMA, chat")] = "chat",
     osl: Annotated[str, typer.Option(help="as --isl")] = "chat",
-    policy: Annotated[str, typer.Option(help="static, continuous or chunked")] = "chunked",
+    policy: Annotated[
+        str, typer.Option(help="static, continuous, chunked or inflight")
+    ] = "chunked",
     max_seqs: Annotated[int, typer.Option(min=1)] = 256,
     max_batched_tokens: Annotated[int, typer.Option(min=16)] = 8192,
     preemption: Annotated[str, typer.Option(help="recompute or swap")] = "recompute",

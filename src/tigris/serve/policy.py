@@ -11,6 +11,12 @@ batch) is the replica's `admit`, which checks the sequence limit and the free KV
   join whenever there is room; a step with prefills runs prefills only, whole prompts.
 - chunked (Sarathi-Serve, vLLM's v1 default): every step decodes all running sequences and
   fills the rest of its token budget with chunks of waiting prompts.
+- inflight (TensorRT-LLM's in-flight batching, its default with chunked prefill off): every
+  step decodes all running sequences and adds whole waiting prompts while they fit in the
+  rest of its token budget; a prompt that does not fit waits for a later step (it runs alone
+  only when nothing else would).
+
+`STALLS_DECODE` names the policies whose prefill steps hold the running sequences back.
 """
 
 from __future__ import annotations
@@ -79,8 +85,29 @@ def chunked(r: Replica) -> Plan:
     return Plan(tuple(chunks), decode=True)
 
 
+def inflight(r: Replica) -> Plan:
+    budget = r.cfg.max_batched_tokens - len(r.running)
+    chunks: list[tuple[Seq, int]] = []
+    for s in list(r.prefilling):  # (a prompt admitted alone, over the budget)
+        chunks.append((s, s.prompt - s.prefilled))
+        budget -= s.prompt - s.prefilled
+    while r.waiting:
+        s = r.waiting[0]
+        left = s.prompt - s.prefilled
+        if (chunks or r.running) and left > budget:
+            break
+        if not r.admit(s):
+            break
+        if s.state == "prefilling":  # (a swapped-out sequence comes back without a prefill)
+            chunks.append((s, left))
+            budget -= left
+    return Plan(tuple(chunks), decode=True)
+
+
 POLICIES: dict[str, Callable[[Replica], Plan]] = {
     "static": static,
     "continuous": continuous,
     "chunked": chunked,
+    "inflight": inflight,
 }
+STALLS_DECODE = frozenset({"static", "continuous"})

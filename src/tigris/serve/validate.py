@@ -5,18 +5,20 @@ h100-sxm), a precision, TP / PP / EP, an ISL and OSL, and `batch_size` concurren
 a closed loop (disaggregated rows name their concurrency in `silicon_data_source` and give
 the prefill and decode pools). Each client sends `ROUNDS` requests (aiconfigurator's own
 model assumes ten times the concurrency, first round included). Each engine runs its
-default scheduler (`ENGINE_POLICY`): vLLM v1 chunks prompts into the decode steps, and
-TensorRT-LLM's in-flight batching mixes context and generation in one step (both
-`chunked`); SGLang runs a waiting prompt in a prefill batch of its own before it decodes
-again (mixed chunks are off unless `--enable-mixed-chunk`: `continuous`). The first round
-is a burst, every client at once, so prompts queue behind each other. What follows depends
-on the scheduler. Where prefills ride inside decode steps, prompts prefilled later finish
-later and the clients drift apart: we replay the later rounds as a closed loop whose
-clients start at random times over one request's round trip, and weight the two regimes by
-rounds. Where prefill steps stall decoding, every prompt that arrives during the prefills
-joins the decodes at the same step, so the round finishes together and the clients come
-back together: the burst repeats, and we replay all the rounds as one closed loop from it.
-The mean TTFT and mean TPOT over all requests are compared with the measured ones.
+default scheduler (`ENGINE_POLICY`): vLLM v1 chunks prompts into the decode steps
+(`chunked`); TensorRT-LLM's in-flight batching adds whole prompts to the decode steps while
+they fit in its token budget (`inflight`: its `enable_chunked_prefill` is off by default,
+per its LLM API reference); SGLang runs a waiting prompt in a prefill batch of its own
+before it decodes again (mixed chunks are off unless `--enable-mixed-chunk`: `continuous`).
+The first round is a burst, every client at once, so prompts queue behind each other. What
+follows depends on the scheduler. Where prefills ride inside decode steps, prompts
+prefilled later finish later and the clients drift apart: we replay the later rounds as a
+closed loop whose clients start at random times over one request's round trip, and weight
+the two regimes by rounds. Where prefill steps stall decoding, every prompt that arrives
+during the prefills joins the decodes at the same step, so the round finishes together and
+the clients come back together: the burst repeats, and we replay all the rounds as one
+closed loop from it. The mean TTFT and mean TPOT over all requests are compared with the
+measured ones.
 
 Precision: `gemm_quant_mode` fp8 / fp8_block / nvfp4 stores the weights so and, where the
 chip has engines for the format, quantises the GEMM inputs too (W8A8, W4A4); elsewhere the
@@ -48,6 +50,7 @@ from tigris.cost.validate import metrics, read_table
 from tigris.dtypes import DType
 from tigris.errors import SpecError
 from tigris.serve import run, timer_for
+from tigris.serve.policy import STALLS_DECODE
 from tigris.serve.sim import Deployment
 from tigris.serve.steptime import StepTimer
 from tigris.serve.trace import ClosedLoop, Lengths
@@ -59,10 +62,10 @@ ROUNDS = 10
 MAX_BATCHED_TOKENS = 8192
 # Arrival to the scheduler's queue, per engine (see the module docstring).
 ENGINE_REQUEST_OVERHEAD_S = {"trtllm": 0.16, "vllm": 0.05, "sglang": 0.11}
-ENGINE_TOKEN_OVERHEAD_S = {"trtllm": 65e-6, "vllm": 80e-6, "sglang": 20e-6}
+ENGINE_TOKEN_OVERHEAD_S = {"trtllm": 60e-6, "vllm": 80e-6, "sglang": 20e-6}
 PROBE_TOKEN_S = 50e-6  # the second replay of `fit_overheads`
 # Each engine's default batching (see the module docstring); unknown engines chunk.
-ENGINE_POLICY = {"trtllm": "chunked", "vllm": "chunked", "sglang": "continuous"}
+ENGINE_POLICY = {"trtllm": "inflight", "vllm": "chunked", "sglang": "continuous"}
 COLUMNS = {"model_path", "system", "isl", "osl", "silicon_ttft_ms", "silicon_tpot_ms"}
 PRECISION = {"fp8": DType.fp8_e4m3, "fp8_block": DType.fp8_e4m3, "nvfp4": DType.fp4}
 # Assumption for systems of several nodes: one 400 Gb/s NIC per GPU (the DGX H100 and HGX
@@ -178,7 +181,7 @@ def predict(c: Case, overheads: tuple[float, float] | None = None) -> tuple[floa
         dep = replace(dep, request_overhead_s=overheads[0], token_overhead_s=overheads[1])
     timer = _timer(c)
     isl, osl = Lengths("fixed", c.isl), Lengths("fixed", c.osl)
-    if dep.policy != "chunked":  # prefill steps stall decoding: the burst stays in lockstep
+    if dep.policy in STALLS_DECODE:  # the burst stays in lockstep (module docstring)
         both = run(dep, ClosedLoop(c.clients, ROUNDS * c.clients, isl, osl), timer=timer)
         return both["ttft_ms"]["mean"] / 1e3, both["tpot_ms"]["mean"] / 1e3
     burst = run(dep, ClosedLoop(c.clients, c.clients, isl, osl), timer=timer)
