@@ -35,12 +35,14 @@ class Plan:
     decode: bool = True
 
 
-def _whole_prompts(r: Replica, budget: int) -> list[tuple[Seq, int]]:
+def _whole_prompts(r: Replica, budget: int, alone: bool = True) -> list[tuple[Seq, int]]:
+    """Waiting prompts, whole, while they fit `budget`; the first even if it does not when
+    it would run `alone`."""
     chunks: list[tuple[Seq, int]] = []
     while r.waiting:
         s = r.waiting[0]
         left = s.prompt - s.prefilled
-        if chunks and left > budget:
+        if (chunks or not alone) and left > budget:
             break
         if not r.admit(s):
             break
@@ -87,21 +89,7 @@ def chunked(r: Replica) -> Plan:
 
 def inflight(r: Replica) -> Plan:
     budget = r.cfg.max_batched_tokens - len(r.running)
-    chunks: list[tuple[Seq, int]] = []
-    for s in list(r.prefilling):  # (a prompt admitted alone, over the budget)
-        chunks.append((s, s.prompt - s.prefilled))
-        budget -= s.prompt - s.prefilled
-    while r.waiting:
-        s = r.waiting[0]
-        left = s.prompt - s.prefilled
-        if (chunks or r.running) and left > budget:
-            break
-        if not r.admit(s):
-            break
-        if s.state == "prefilling":  # (a swapped-out sequence comes back without a prefill)
-            chunks.append((s, left))
-            budget -= left
-    return Plan(tuple(chunks), decode=True)
+    return Plan(tuple(_whole_prompts(r, budget, alone=not r.running)), decode=True)
 
 
 POLICIES: dict[str, Callable[[Replica], Plan]] = {
