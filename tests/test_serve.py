@@ -308,6 +308,19 @@ def test_validate_serving_schema_and_skips(tmp_path, capsys):
     policies = {c.backend: c.deployment.policy for c in cases if not isinstance(c, str)}
     assert policies["sglang"] == "continuous"  # prefill batches of their own
     assert policies["vllm"] == "chunked" and policies["trtllm"] == "inflight"
+    # a per-tensor FP8 checkpoint's KV cache: FP8 where the engine follows the checkpoint
+    fp8 = df[(df.gemm_quant_mode == "fp8") & (df["mode"] == "agg")].iloc[0].to_dict()
+    kv = {
+        (engine, quant): case({**fp8, "backend": engine, "gemm_quant_mode": quant})
+        for engine in ("trtllm", "vllm")
+        for quant in ("fp8", "fp8_block")
+    }
+    assert {k: c.deployment.llm.precision.kv.value for k, c in kv.items()} == {
+        ("trtllm", "fp8"): "fp8_e4m3",
+        ("trtllm", "fp8_block"): "bf16",
+        ("vllm", "fp8"): "bf16",
+        ("vllm", "fp8_block"): "bf16",
+    }
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
     with pytest.raises(SystemExit) as exc:

@@ -22,16 +22,21 @@ measured ones.
 
 Precision: `gemm_quant_mode` fp8 / fp8_block / nvfp4 stores the weights so and, where the
 chip has engines for the format, quantises the GEMM inputs too (W8A8, W4A4); elsewhere the
-weights are widened (weight-only). Besides the scheduler, the only engine-specific input
-is the engine's host overhead, two figures per engine fitted on this file by
-`fit_overheads`: `ENGINE_TOKEN_OVERHEAD_S`, host time per token a step emits that the engine
-does not hide under the GPU step (sampler bookkeeping, detokenising, streaming; each step
-takes that much longer per sequence in it), fitted to the median TPOT error; and
-`ENGINE_REQUEST_OVERHEAD_S`, the time from a request's arrival to the engine's scheduler
-queue (HTTP server, tokeniser, scheduling latency), fitted to the median TTFT error. No row
-or model is tuned. Rows that cannot be modelled are skipped with their reason: a model we
-do not package, a chip not in the catalog, attention data parallelism, or prefill and
-decode pools of different parallelism.
+weights are widened (weight-only). Per-tensor fp8 is ModelOpt's recipe, whose checkpoints
+quantise the KV cache too; TensorRT-LLM takes the cache's format from the checkpoint (its
+KV cache dtype "auto"), vLLM and SGLang keep the model's dtype unless told otherwise
+(`KV_FROM_CHECKPOINT`). The file shows it: TensorRT-LLM serves 128 clients of Qwen3-32B at
+2048 + 128 tokens on one H100 with a 1.6 s TTFT, which a bf16 cache (room for 63 of them)
+would turn into tens of seconds of waiting. Besides the scheduler and the cache's format,
+the only engine-specific input is the engine's host overhead, two figures per engine
+fitted on this file by `fit_overheads`: `ENGINE_TOKEN_OVERHEAD_S`, host time per token a
+step emits that the engine does not hide under the GPU step (sampler bookkeeping,
+detokenising, streaming; each step takes that much longer per sequence in it), fitted to
+the median TPOT error; and `ENGINE_REQUEST_OVERHEAD_S`, the time from a request's arrival
+to the engine's scheduler queue (HTTP server, tokeniser, scheduling latency), fitted to the
+median TTFT error. No row or model is tuned. Rows that cannot be modelled are skipped with
+their reason: a model we do not package, a chip not in the catalog, attention data
+parallelism, or prefill and decode pools of different parallelism.
 """
 
 from __future__ import annotations
@@ -61,13 +66,18 @@ from tigris.workload.models import model as find_model
 ROUNDS = 10
 MAX_BATCHED_TOKENS = 8192
 # Arrival to the scheduler's queue, per engine (see the module docstring).
-ENGINE_REQUEST_OVERHEAD_S = {"trtllm": 0.16, "vllm": 0.05, "sglang": 0.11}
-ENGINE_TOKEN_OVERHEAD_S = {"trtllm": 60e-6, "vllm": 80e-6, "sglang": 20e-6}
+ENGINE_REQUEST_OVERHEAD_S = {"trtllm": 0.14, "vllm": 0.05, "sglang": 0.11}
+ENGINE_TOKEN_OVERHEAD_S = {"trtllm": 85e-6, "vllm": 80e-6, "sglang": 20e-6}
 PROBE_TOKEN_S = 50e-6  # the second replay of `fit_overheads`
 # Each engine's default batching (see the module docstring); unknown engines chunk.
 ENGINE_POLICY = {"trtllm": "inflight", "vllm": "chunked", "sglang": "continuous"}
 COLUMNS = {"model_path", "system", "isl", "osl", "silicon_ttft_ms", "silicon_tpot_ms"}
 PRECISION = {"fp8": DType.fp8_e4m3, "fp8_block": DType.fp8_e4m3, "nvfp4": DType.fp4}
+# Per-tensor FP8 checkpoints (ModelOpt's) quantise the KV cache too (`kv_cache_quant_algo`
+# FP8); an engine that takes the cache's format from the checkpoint stores it so:
+# TensorRT-LLM (KV cache dtype "auto"). vLLM's and SGLang's "auto" is the model's dtype.
+CHECKPOINT_KV = {"fp8": DType.fp8_e4m3}
+KV_FROM_CHECKPOINT = {"trtllm"}
 # Assumption for systems of several nodes: one 400 Gb/s NIC per GPU (the DGX H100 and HGX
 # reference designs pair each GPU with a 400 Gb/s ConnectX-7); 5 us is an estimate.
 SCALEOUT = {"bandwidth": "400 Gb/s", "latency": "5 us"}
@@ -116,6 +126,10 @@ def case(row: dict[str, Any]) -> Case | str:
     if fmt is not None:  # W8A8 / W4A4 where the chip has the engines, else weight-only
         native = chip.peak_flops(fmt) > 0
         llm = llm.with_precision(weights=fmt, experts=fmt, gemm_inputs=fmt if native else None)
+    backend = str(row.get("backend", ""))
+    kv = CHECKPOINT_KV.get(str(quant)) if backend in KV_FROM_CHECKPOINT else None
+    if kv is not None:
+        llm = llm.with_precision(kv=kv)
     disagg = str(row.get("mode")) == "disagg"
     p = "prefill_" if disagg else ""
     if _num(row, f"{p}attention_dp_size") > 1 or (
@@ -149,7 +163,6 @@ def case(row: dict[str, Any]) -> Case | str:
         scaleup=ScaleUpDomain(size=domain),
         scaleout=ScaleOutNetwork.model_validate(SCALEOUT),
     )
-    backend = str(row.get("backend", ""))
     dep = Deployment(
         system,
         llm,
