@@ -28,6 +28,18 @@ def test_tensor_parallel_splits_weights_and_adds_two_all_reduces_per_layer():
     assert 3 < one.time_s / tp8.time_s < 8
 
 
+def test_shared_and_routed_experts_share_one_all_reduce_per_layer():
+    """DeepSeek-V3 at tp 8, experts split like dense MLPs: the shared experts' partial sums
+    join the routed experts' before one all-reduce, so each layer all-reduces twice
+    (attention output, MLP or MoE output), as a dense model does."""
+    llm = tigris.model("deepseek-ai/DeepSeek-V3")
+    cost = step_cost(single(tigris.chip("h100-sxm"), 8), llm, Decode.uniform(8, 1024), Parallel(8))
+    colls = [oc.op for oc in cost.ops if isinstance(oc.op, Collective)]
+    assert {c.kind for c in colls} == {"all_reduce"}
+    assert sum(c.count for c in colls) == 2 * llm.num_layers
+    assert not any(c.name.startswith("shared_expert") for c in colls)
+
+
 def test_sharded_gemm_flops_add_up_to_the_whole():
     llm = tigris.model("llama-3.1-8b")
     for op in tigris.ops(llm, Prefill(2, 512)):

@@ -8,7 +8,9 @@ Sharding (Megatron-style) turns the model's ops into one chip's ops plus collect
   router are replicated; norms run on every chip.
 - expert parallel (ep): each chip holds experts / ep of each MoE layer and gets the
   tokens routed to them; dispatch and combine are all-to-alls over the ep group.
-  With tp > 1 and ep = 1 the experts split like dense MLPs instead.
+  With tp > 1 and ep = 1 the experts split like dense MLPs instead, and the shared
+  experts' partial output is added to the routed experts' before their one all-reduce
+  (as vLLM, SGLang and TensorRT-LLM do: the sum of all-reduces is the all-reduce of sums).
 - pipeline parallel (pp): each stage runs layers / pp; activations cross stages by
   send/recv. The step's latency is all stages in turn plus the pp - 1 transfers
   (one micro-batch in flight); a chip's memory holds its stage only.
@@ -160,7 +162,8 @@ def _collectives(op: Op, llm: LLM, par: Parallel) -> list[Collective]:
     name = _base(op.name)
     act = llm.precision.activations.bytes
     out: list[Collective] = []
-    if par.tp > 1 and (name in ROW or (name == "expert_down" and par.ep == 1)):
+    merged = name == "shared_expert_down" and par.ep == 1  # summed into the experts' output
+    if par.tp > 1 and not merged and (name in ROW or (name == "expert_down" and par.ep == 1)):
         out.append(
             Collective(f"{name}.all_reduce", "all_reduce", op.m * op.n * act, par.tp, op.count)
         )
