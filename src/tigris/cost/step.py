@@ -10,7 +10,8 @@ Sharding (Megatron-style) turns the model's ops into one chip's ops plus collect
   tokens routed to them; dispatch and combine are all-to-alls over the ep group.
   With tp > 1 and ep = 1 the experts split like dense MLPs instead, and the shared
   experts' partial output is added to the routed experts' before their one all-reduce
-  (as vLLM, SGLang and TensorRT-LLM do: the sum of all-reduces is the all-reduce of sums).
+  (as vLLM's and SGLang's DeepSeek MoE layers do: the all-reduce of a sum is the sum of
+  all-reduces).
 - pipeline parallel (pp): each stage runs layers / pp; activations cross stages by
   send/recv. The step's latency is all stages in turn plus the pp - 1 transfers
   (one micro-batch in flight); a chip's memory holds its stage only.

@@ -23,20 +23,21 @@ measured ones.
 Precision: `gemm_quant_mode` fp8 / fp8_block / nvfp4 stores the weights so and, where the
 chip has engines for the format, quantises the GEMM inputs too (W8A8, W4A4); elsewhere the
 weights are widened (weight-only). Per-tensor fp8 is ModelOpt's recipe, whose checkpoints
-quantise the KV cache too; TensorRT-LLM takes the cache's format from the checkpoint (its
-KV cache dtype "auto"), vLLM and SGLang keep the model's dtype unless told otherwise
-(`KV_FROM_CHECKPOINT`). The file shows it: TensorRT-LLM serves 128 clients of Qwen3-32B at
-2048 + 128 tokens on one H100 with a 1.6 s TTFT, which a bf16 cache (room for 63 of them)
-would turn into tens of seconds of waiting. Besides the scheduler and the cache's format,
-the only engine-specific input is the engine's host overhead, two figures per engine
-fitted on this file by `fit_overheads`: `ENGINE_TOKEN_OVERHEAD_S`, host time per token a
-step emits that the engine does not hide under the GPU step (sampler bookkeeping,
-detokenising, streaming; each step takes that much longer per sequence in it), fitted to
-the median TPOT error; and `ENGINE_REQUEST_OVERHEAD_S`, the time from a request's arrival
-to the engine's scheduler queue (HTTP server, tokeniser, scheduling latency), fitted to the
-median TTFT error. No row or model is tuned. Rows that cannot be modelled are skipped with
-their reason: a model we do not package, a chip not in the catalog, attention data
-parallelism, or prefill and decode pools of different parallelism.
+can quantise the KV cache too (the file does not record it); TensorRT-LLM takes the cache's
+format from the checkpoint (its KV cache dtype "auto"), vLLM and SGLang keep the model's
+dtype unless told otherwise (`KV_FROM_CHECKPOINT`). The file implies it: TensorRT-LLM
+serves 128 clients of Qwen3-32B at 2048 + 128 tokens on one H100 with a 1.6 s TTFT, which a
+bf16 cache (room for 63 of them) would turn into tens of seconds of waiting. Besides the
+scheduler and the cache's format, the only engine-specific input is the engine's host
+overhead, two figures per engine fitted on this file by `fit_overheads`:
+`ENGINE_TOKEN_OVERHEAD_S`, host time per token a step emits that the engine does not hide
+under the GPU step (sampler bookkeeping, detokenising, streaming; each step takes that much
+longer per sequence in it), fitted to the median TPOT error; and
+`ENGINE_REQUEST_OVERHEAD_S`, the time from a request's arrival to the engine's scheduler
+queue (HTTP server, tokeniser, scheduling latency), fitted to the median TTFT error. No row
+or model is tuned. Rows that cannot be modelled are skipped with their reason: a model we
+do not package, a chip not in the catalog, attention data parallelism, or prefill and
+decode pools of different parallelism.
 """
 
 from __future__ import annotations
@@ -74,9 +75,10 @@ REQUEST_REFINE = (0.5, 0.75, 1.0, 1.25)  # its last replays, around the additive
 ENGINE_POLICY = {"trtllm": "inflight", "vllm": "chunked", "sglang": "continuous"}
 COLUMNS = {"model_path", "system", "isl", "osl", "silicon_ttft_ms", "silicon_tpot_ms"}
 PRECISION = {"fp8": DType.fp8_e4m3, "fp8_block": DType.fp8_e4m3, "nvfp4": DType.fp4}
-# Per-tensor FP8 checkpoints (ModelOpt's) quantise the KV cache too (`kv_cache_quant_algo`
-# FP8); an engine that takes the cache's format from the checkpoint stores it so:
-# TensorRT-LLM (KV cache dtype "auto"). vLLM's and SGLang's "auto" is the model's dtype.
+# Per-tensor FP8 checkpoints (ModelOpt's) can quantise the KV cache too
+# (`kv_cache_quant_algo` FP8), as the capacity the rows need implies; an engine that takes
+# the cache's format from the checkpoint stores it so: TensorRT-LLM (KV cache dtype "auto").
+# vLLM's and SGLang's "auto" is the model's dtype.
 CHECKPOINT_KV = {"fp8": DType.fp8_e4m3}
 KV_FROM_CHECKPOINT = {"trtllm"}
 # Assumption for systems of several nodes: one 400 Gb/s NIC per GPU (the DGX H100 and HGX
