@@ -321,6 +321,13 @@ def test_validate_serving_schema_and_skips(tmp_path, capsys):
         ("vllm", "fp8"): "bf16",
         ("vllm", "fp8_block"): "bf16",
     }
+    # a disaggregated row names its pools' sizes, or it does not say what it ran on
+    pools = df[(df["mode"] == "disagg") & df.prefill_num_workers.isna()].iloc[0].to_dict()
+    assert case(pools) == "disaggregated pools without their worker counts"
+    named = case({**pools, "prefill_num_workers": 1, "decode_num_workers": 2})
+    tp = int(pools["prefill_tp_size"])
+    assert named.deployment.disaggregated and named.deployment.prefill_replicas == 1
+    assert named.deployment.system.count == 3 * tp
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
     with pytest.raises(SystemExit) as exc:

@@ -36,8 +36,10 @@ longer per sequence in it), fitted to the median TPOT error; and
 `ENGINE_REQUEST_OVERHEAD_S`, the time from a request's arrival to the engine's scheduler
 queue (HTTP server, tokeniser, scheduling latency), fitted to the median TTFT error. No row
 or model is tuned. Rows that cannot be modelled are skipped with their reason: a model we
-do not package, a chip not in the catalog, attention data parallelism, or prefill and
-decode pools of different parallelism.
+do not package, a chip not in the catalog, attention data parallelism, prefill and decode
+pools of different parallelism, or disaggregated pools whose worker counts the row leaves
+blank (how many GPUs served it is then unknown; aiconfigurator's own estimator, whose
+schema this is, refuses such rows too: its `REQUIRED_DISAGG_FIELDS`).
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ KV_FROM_CHECKPOINT = {"trtllm"}
 # Assumption for systems of several nodes: one 400 Gb/s NIC per GPU (the DGX H100 and HGX
 # reference designs pair each GPU with a 400 Gb/s ConnectX-7); 5 us is an estimate.
 SCALEOUT = {"bandwidth": "400 Gb/s", "latency": "5 us"}
+POOLS = ("prefill", "decode")
 SYSTEMS = {"h100_sxm": "h100-sxm", "h200_sxm": "h200-sxm", "a100_sxm": "a100-sxm"}
 
 
@@ -135,6 +138,8 @@ def case(row: dict[str, Any]) -> Case | str:
         llm = llm.with_precision(kv=kv)
     disagg = str(row.get("mode")) == "disagg"
     p = "prefill_" if disagg else ""
+    if disagg and any(math.isnan(_num(row, f"{k}_num_workers", math.nan)) for k in POOLS):
+        return "disaggregated pools without their worker counts"
     if _num(row, f"{p}attention_dp_size") > 1 or (
         disagg and _num(row, "decode_attention_dp_size") > 1
     ):
