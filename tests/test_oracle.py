@@ -279,6 +279,31 @@ def test_prefill_runs_a_kernel_of_its_own_before_attention_and_decode_does_not()
     assert attention_cost(prefill, res, CAL).bytes["hbm"] == pytest.approx(fused_B + new_B)
 
 
+def test_decode_shares_a_kv_read_among_at_most_32_query_heads_except_mla():
+    """Up to 32 query heads share their KV head's stream (one per block of query rows); a
+    GQA group of 64 streams it once per query head (through the cache; main memory still
+    once). Absorbed MLA shares its latent among all 128 heads."""
+    from tigris.cost.attention import DECODE_GROUP_LIMIT, attention_cost
+
+    res = resources(make_chip())
+    ctx, seqs = 4096, 64
+
+    def streams(heads: int, qk: int = 128, v: int = 128) -> tuple[float, int, float]:
+        op = Attention("d", (1,) * seqs, (ctx,) * seqs, heads, 1, qk, v, DType.bf16, DType.bf16)
+        c = attention_cost(op, res, CAL)
+        rows = int(c.notes[0].split(" units of ")[1].split()[0])
+        kv = (c.bytes["l2"] - op.q_bytes - op.out_bytes) / op.kv_bytes
+        return kv, rows, c.bytes["hbm"] - op.q_bytes - op.out_bytes - op.kv_bytes
+
+    assert DECODE_GROUP_LIMIT == 32
+    kv, rows, rest = streams(32)
+    assert kv == pytest.approx(math.ceil(32 / rows), rel=0.01) and rest == 0
+    kv, rows, rest = streams(64)
+    assert kv == pytest.approx(64, rel=0.01) and rest == 0
+    kv, rows, _ = streams(128, 576, 512)
+    assert kv == pytest.approx(math.ceil(128 / rows), rel=0.01) and kv < 64
+
+
 def test_split_k_is_chosen_for_a_decode_gemm_on_many_cores():
     res = resources(tigris.chip("h100-sxm"))
     op = Gemm("g", 1, 4096, 8192, DType.bf16, DType.bf16, DType.bf16)

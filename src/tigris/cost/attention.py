@@ -1,19 +1,23 @@
 """Fused attention (flash-attention style) and its placement.
 
-Work is split into units of (sequence, KV head, block of query rows, KV split). The query
-heads sharing a KV head are packed into the rows of one unit (GQA; absorbed MLA is one KV
-head for all heads), so a decode step of G-way GQA is a G-row matrix product per KV head.
-Each unit streams its keys and values once through the cache; the KV cache itself is read
-from main memory once per KV head. Matrix work (Q K^T and P V, padded to the engine
-fragment) runs on the matrix engines, the softmax's exponentials on the special-function
-units; the `overlap` share of the shorter hides under the longer (FlashAttention-3 style
-ping-pong). Decode splits long KV ranges across cores (flash-decoding) when the units are
-fewer than the cores, at the price of writing and re-reading partial results.
+Work is split into units of (sequence, head, block of query rows, KV split). Prefill kernels
+tile the query tokens of one head (a unit per query head; a 1-token prompt is prefill too).
+Decode kernels pack the query heads sharing a KV head into the rows of one unit (GQA; absorbed
+MLA is one KV head for all heads), so a decode step of G-way GQA is a G-row matrix product
+per KV head, up to `DECODE_GROUP_LIMIT` heads; larger groups (absorbed MLA aside) take one
+unit per query head. Each unit streams its keys and values once through the cache; the KV
+cache itself is read from main memory once per KV head. Matrix work (Q K^T and P V, padded
+to the engine fragment) runs on the matrix engines, the softmax's exponentials on the
+special-function units; a unit does them in turn (each depends on the last), so they add.
+Decode splits long KV ranges across cores (flash-decoding) when the units are fewer than the
+cores, at the price of writing and re-reading partial results. Each unit holds its core for
+at least the unit latency; decode units small enough to share a core's staging memory (a
+query block and two key tiles) wait together, a prefill unit has its core to itself.
 Prefill runs a kernel of its own before the fused one: it rotates the new queries and keys
 (RoPE) and writes the new keys and values into the paged KV cache; decode kernels fuse that
 step (one new token per sequence).
-The mapping search tries query blocks of one and two engine fragments and KV splits at
-powers of two; the cheapest is kept.
+The mapping search tries query blocks of one, two and four engine fragments and KV splits
+at powers of two; the cheapest is kept.
 """
 
 from __future__ import annotations
@@ -29,6 +33,11 @@ from tigris.workload.ops import Attention, causal_pairs
 
 SOFTMAX_FLOPS = 5.0  # per score: scale, running max, subtract, sum, rescale
 PARTIAL_BYTES = 4  # fp32 partial outputs of a KV split
+KEY_TILE = 64  # keys a unit stages at once (two buffers); the least keys per KV split
+# TensorRT-LLM's XQA decode kernels take head groups of at most 32 query heads per KV head
+# (`head_grp_size * beam_width > 32` is unsupported: decoderXQAImplJIT/kernelUtils.cpp);
+# larger groups run its masked multi-head attention kernel, one query head per block.
+DECODE_GROUP_LIMIT = 32
 
 
 def _rate(op: Attention, res: Resources) -> str:
@@ -50,11 +59,30 @@ def _pad(x: float, to: int) -> float:
     return math.ceil(x / to) * to
 
 
+def _decoding(q: int, past: int) -> bool:
+    """One new token after a cache: a decode kernel's work. A prompt, even of one token,
+    runs the prefill kernels."""
+    return q == 1 and past > 0
+
+
+def _shared_heads(op: Attention, q: int, past: int, group: int) -> int:
+    """Query heads that share one read of their KV head. Prefill kernels tile the query
+    tokens of one head (a unit per head and block of tokens), so none. Decode kernels for
+    grouped-query attention pack a group's heads into the rows of one unit, at most
+    `DECODE_GROUP_LIMIT` of them; a larger group falls back to one unit per query head, each
+    streaming the KV head again (from the cache when it holds it). Absorbed MLA (keys wider
+    than values: the latent plus its rotary part) has kernels of its own that share the
+    latent among all heads."""
+    if not _decoding(q, past) or (group > DECODE_GROUP_LIMIT and op.qk_dim == op.v_dim):
+        return 1
+    return group
+
+
 def _preprocessing(op: Attention, res: Resources, cal: Calibration) -> tuple[float, float]:
     """Bytes and seconds of prefill's own first kernel: read the new queries, keys and values
     as the projection wrote them, write the rotated queries back and the keys and values into
     the cache. Nothing for decode, whose kernels do this in passing."""
-    if max(op.q_lens, default=0) <= 1:
+    if all(_decoding(q, p) for q, p in zip(op.q_lens, op.past_lens, strict=True)):
         return 0.0, 0.0
     new_kv = sum(op.q_lens) * op.kv_heads * (op.qk_dim + op.v_dim)
     moved = 2.0 * op.q_bytes + new_kv * (op.q.bytes + op.kv.bytes)
@@ -77,8 +105,9 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
     peak = res.matrix_flops(rc)
     prep_B, prep_s = _preprocessing(op, res, cal)
 
+    decode = all(_decoding(q, p) for q, p in seqs)
     best: Cost | None = None
-    for block in (fm, 2 * fm) if not res.systolic else (fm,):
+    for block in (fm, 2 * fm, 4 * fm) if not res.systolic else (fm,):
         for split in (1, 2, 4, 8, 16, 32, 64):
             units = 0
             busy_units = 0.0  # engine cycles summed over units
@@ -86,13 +115,14 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
             softmax_s = 0.0
             stream_B = 0.0
             for (q, past), n in seqs.items():
-                rows = q * group
-                blocks = math.ceil(rows / block)
+                shared = _shared_heads(op, q, past, group)
+                rows = q * shared
+                blocks = math.ceil(rows / block) * (group // shared)
                 keys_last = min(past + q, limit) if limit else past + q
-                if split > 1 and keys_last < split * 64:
+                if split > 1 and keys_last < split * KEY_TILE:
                     break
                 pairs = causal_pairs(q, past, limit) * group  # rows x keys of one KV head
-                per_block_keys = pairs / rows if rows else 0.0
+                per_block_keys = pairs / (q * group) if q else 0.0
                 pad_rows = min(block, _pad(rows, 16)) if res.systolic is False else block
                 cycles_block = pad_rows * _pad(per_block_keys / split, 16) * dims / macs_cycle
                 cycles_last = pad_rows * _pad(keys_last / split, 16) * dims / macs_cycle
@@ -108,7 +138,7 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
                 busiest = max(waves * mean, longest)
                 matrix_s = busiest / (res.clock_Hz * cal.matrix_efficiency)
                 soft_s = softmax_s / max(units, 1) * waves
-                compute_s = combine(matrix_s, {}, cal.overlap, soft_s)
+                compute_s = matrix_s + soft_s  # dependent: Q K^T, softmax, P V in turn
                 partial_B = (
                     2.0 * sum(op.q_lens) * op.heads * op.v_dim * PARTIAL_BYTES * split
                     if split > 1
@@ -125,7 +155,10 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
                     dram_B = stream_B + op.q_bytes + op.out_bytes + partial_B
                 memory_s[main.name] = dram_B / (main.bandwidth_Bps * cal.memory_efficiency)
                 moved[main.name] = dram_B + prep_B
-                latency = waves * cal.unit_latency_s
+                # decode units that fit a core's staging memory together wait together
+                tile_B = block * op.qk_dim * op.q.bytes + 2 * KEY_TILE * dims * op.kv.bytes
+                resident = max(1, int(res.stage_B // tile_B)) if decode else 1
+                latency = math.ceil(units / (res.cores * resident)) * cal.unit_latency_s
                 overhead = cal.attention_overhead_s + (cal.kernel_overhead_s if split > 1 else 0)
                 overhead += prep_s  # a kernel of its own: nothing of it overlaps
                 time_s = overhead + combine(compute_s, memory_s, cal.overlap, latency)
