@@ -304,6 +304,31 @@ def test_decode_shares_a_kv_read_among_at_most_32_query_heads_except_mla():
     assert kv == pytest.approx(math.ceil(128 / rows), rel=0.01) and kv < 64
 
 
+def test_prefill_takes_a_unit_per_query_head_and_decode_per_kv_head():
+    """Prefill kernels tile one head's query tokens, so a batch of 1-token prompts takes a
+    unit per sequence and query head whatever the KV heads; a decode step packs each GQA
+    group's heads into one unit per KV head. The softmax between the matrix products adds.
+    Decode units share a core as its staging memory allows; an fp8 cache's tiles are half."""
+    from tigris.cost.attention import attention_cost
+
+    res = resources(make_chip())
+
+    def units(q: int, past: int, kv_heads: int) -> int:
+        op = Attention("a", (q,) * 64, (past,) * 64, 32, kv_heads, 128, 128, *[DType.bf16] * 2)
+        c = attention_cost(op, res, CAL)
+        assert c.compute_s > op.flops / res.matrix_flops("bf16")
+        return int(c.notes[0].split()[0])
+
+    assert units(1, 0, 8) == units(1, 0, 32) == 64 * 32
+    assert units(1, 100, 8) == 64 * 8
+
+    def wait(kv: DType) -> float:
+        op = Attention("d", (1,) * 1024, (16,) * 1024, 32, 8, 128, 128, DType.bf16, kv)
+        return attention_cost(op, res, CAL).latency_s
+
+    assert wait(DType.fp8_e4m3) <= wait(DType.bf16) / 2
+
+
 def test_split_k_is_chosen_for_a_decode_gemm_on_many_cores():
     res = resources(tigris.chip("h100-sxm"))
     op = Gemm("g", 1, 4096, 8192, DType.bf16, DType.bf16, DType.bf16)
