@@ -195,6 +195,23 @@ def test_search_minimises_the_cost_it_reports_for_block_scaled_gemms():
         assert gemm_cost(op, res, CAL).time_s <= every * (1 + 1e-9), (m, n, k)
 
 
+def test_block_scaled_kernels_hide_nothing_behind_their_main_loop():
+    """A block-scaled GEMM holds one tile per core and promotes after every k-step: the
+    output's write, each step's drain and each wave's first load add to the engines' time
+    instead of hiding under it."""
+    from tigris.cost.gemm import promotion_s
+
+    res = resources(tigris.chip("h100-sxm"))
+    op = Gemm("g", 8192, 8192, 128, DType.fp8_e4m3, DType.fp8_e4m3, DType.bf16, scale_block_k=128)
+    c = gemm_cost(op, res, CAL)
+    write = op.out_bytes / (res.main.bandwidth_Bps * CAL.memory_efficiency)
+    engines = op.flops / (res.matrix_flops("fp8") * CAL.matrix_efficiency)
+    assert c.compute_s >= engines + promotion_s(op, res, CAL) + write
+    assert c.time_s >= c.overhead_s + c.compute_s
+    plain = gemm_cost(replace(op, scale_block_k=0), res, CAL)
+    assert plain.time_s < c.time_s - 0.5 * write
+
+
 def test_plan_counts_follow_the_tiling():
     res = resources(make_chip(cores=4))
     op = Gemm("g", 256, 256, 128, DType.bf16, DType.bf16, DType.bf16)

@@ -24,13 +24,32 @@ def launches(p: GemmPlan) -> int:
     return 2 if p.mapping.split_k > 1 else 1
 
 
-def plan_time(p: GemmPlan, res: Resources, cal: Calibration, promotion: float = 0.0) -> float:
+def serial_s(p: GemmPlan, res: Resources, cal: Calibration) -> float:
+    """What a block-scaled kernel does not hide. It promotes the engines' partial sums after
+    every k-step, so it holds one tile per core (the accumulators twice over) and waits for
+    the engines to drain before each promotion; each wave's cores load their first k-step
+    together before any engine starts; a tile's output leaves after its main loop.
+    (TensorRT-LLM's Hopper kernel, `cooperative_1x128_by_128x128_fp8_gemm_kernel`: one block
+    per SM, `warpgroup_wait<0>` before each promotion, the store after the loop.)"""
+    first_B = p.cores_used * p.unit_read_B / max(p.unit_steps, 1)
+    main_bw = res.main.bandwidth_Bps * cal.memory_efficiency
+    bw = res.cache.bandwidth_Bps * CACHE_EFFICIENCY if res.cache is not None else main_bw
+    per_wave = p.unit_steps * cal.step_latency_s + first_B / bw
+    return p.waves * per_wave + p.dram_write_B / main_bw
+
+
+def plan_time(
+    p: GemmPlan, res: Resources, cal: Calibration, promotion: float = 0.0, serial: bool = False
+) -> float:
     """`plan_cost(...).time_s`, without building the Cost (the mapping search's objective);
-    `promotion` is the op's `promotion_s`."""
+    `promotion` is the op's `promotion_s`, `serial` whether it is block-scaled."""
     cores = res.cores
     compute_s = p.engine_cycles / cores / (res.clock_Hz * cal.matrix_efficiency) + promotion
     dram_B = p.dram_read_B + p.dram_write_B
-    parts = [compute_s, p.waves * p.unit_steps * cal.step_latency_s]
+    if serial:
+        parts = [compute_s + serial_s(p, res, cal)]
+    else:
+        parts = [compute_s, p.waves * p.unit_steps * cal.step_latency_s]
     cache = res.cache
     if cache is not None:
         bw = cache.bandwidth_Bps * CACHE_EFFICIENCY
@@ -128,6 +147,9 @@ def plan_cost(op: Gemm, p: GemmPlan, res: Resources, cal: Calibration, rc: str) 
     cores = res.cores
     compute_s = p.engine_cycles / cores / (res.clock_Hz * cal.matrix_efficiency)
     compute_s += promotion_s(op, res, cal)
+    serial = bool(op.scale_block_k)
+    if serial:
+        compute_s += serial_s(p, res, cal)
     main, cache = res.main, res.cache
     memory_s: dict[str, float] = {}
     moved: dict[str, float] = {}
@@ -148,7 +170,7 @@ def plan_cost(op: Gemm, p: GemmPlan, res: Resources, cal: Calibration, rc: str) 
         memory_s["core"] = stage_B / res.stage_Bps
     overhead = launches(p) * cal.kernel_overhead_s
     latency = p.waves * p.unit_steps * cal.step_latency_s
-    time_s = overhead + combine(compute_s, memory_s, cal.overlap, latency)
+    time_s = overhead + combine(compute_s, memory_s, cal.overlap, 0.0 if serial else latency)
     peak = res.matrix_flops(rc)
     unique = op.a_bytes + op.b_bytes + op.out_bytes
     floor = max(op.flops / peak, unique / main.bandwidth_Bps)
@@ -178,7 +200,7 @@ def gemm_cost(op: Gemm, res: Resources, cal: Calibration, exhaustive: bool = Fal
     best = search(
         op,
         res,
-        lambda p: plan_time(p, res, cal, promotion),
+        lambda p: plan_time(p, res, cal, promotion, bool(op.scale_block_k)),
         exhaustive,
         lambda p, w, b: waves_floor(p, w, b, shape, res, cal, promotion),
         search_bound(shape, res, cal, promotion),
