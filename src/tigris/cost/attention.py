@@ -78,11 +78,13 @@ def _shared_heads(op: Attention, q: int, past: int, group: int) -> int:
     return group
 
 
-def _preprocessing(op: Attention, res: Resources, cal: Calibration) -> tuple[float, float]:
+def _preprocessing(
+    op: Attention, res: Resources, cal: Calibration, decode: bool
+) -> tuple[float, float]:
     """Bytes and seconds of prefill's own first kernel: read the new queries, keys and values
     as the projection wrote them, write the rotated queries back and the keys and values into
-    the cache. Nothing for decode, whose kernels do this in passing."""
-    if all(_decoding(q, p) for q, p in zip(op.q_lens, op.past_lens, strict=True)):
+    the cache. Nothing for a decode step, whose kernels do this in passing."""
+    if decode:
         return 0.0, 0.0
     new_kv = sum(op.q_lens) * op.kv_heads * (op.qk_dim + op.v_dim)
     moved = 2.0 * op.q_bytes + new_kv * (op.q.bytes + op.kv.bytes)
@@ -103,9 +105,9 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
     unique_B = op.q_bytes + op.kv_bytes + op.out_bytes
     pairs_total = op.pairs * op.heads
     peak = res.matrix_flops(rc)
-    prep_B, prep_s = _preprocessing(op, res, cal)
-
     decode = all(_decoding(q, p) for q, p in seqs)
+    prep_B, prep_s = _preprocessing(op, res, cal, decode)
+
     best: Cost | None = None
     for block in (fm, 2 * fm, 4 * fm) if not res.systolic else (fm,):
         for split in (1, 2, 4, 8, 16, 32, 64):
