@@ -333,3 +333,30 @@ def test_validate_serving_schema_and_skips(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["validate", "--serving", str(bad)])
     assert exc.value.code == 2
+
+
+def test_replayed_clients_spread_over_the_round_trip_their_replay_gives():
+    """64 vLLM clients, 1024-token prompts, 128-token answers on two H100s: every prompt the
+    clients send stalls the others' decodes, so a round trip is more than twice the one
+    with no prefill in it. The later rounds are replayed until the clients spread over the
+    round trip they then take."""
+    import pandas as pd
+
+    from tigris.serve.validate import SPREAD_TOLERANCE, _timer, case, round_trip_s, steady
+
+    df = pd.read_csv(SERVING)
+    row = df[
+        (df.backend == "vllm")
+        & (df.model_path == "Qwen/Qwen3-32B")
+        & df.gemm_quant_mode.isna()
+        & (df.tp_size == 2)
+        & (df.isl == 1024)
+        & (df.osl == 128)
+        & (df.batch_size == 64)
+    ].iloc[0]
+    c = case(row.to_dict())
+    timer = _timer(c)
+    rest, spread = steady(c, c.deployment, timer)
+    trip = (rest["ttft_ms"]["mean"] + 127 * rest["tpot_ms"]["mean"]) / 1e3
+    assert spread > 2 * round_trip_s(c, timer[0])
+    assert abs(trip / spread - 1) <= SPREAD_TOLERANCE
