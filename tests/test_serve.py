@@ -13,7 +13,7 @@ import pytest
 from tigris.cli import main
 from tigris.cost.step import Parallel, step_cost
 from tigris.errors import SpecError
-from tigris.serve import SLOS, run
+from tigris.serve import SLOS, SPREAD_TOLERANCE, run, run_steady
 from tigris.serve.metrics import report
 from tigris.serve.policy import POLICIES
 from tigris.serve.sim import Deployment, KVCache, Replica, Seq, kv_cache, simulate
@@ -335,28 +335,20 @@ def test_validate_serving_schema_and_skips(tmp_path, capsys):
     assert exc.value.code == 2
 
 
-def test_replayed_clients_spread_over_the_round_trip_their_replay_gives():
-    """64 vLLM clients, 1024-token prompts, 128-token answers on two H100s: every prompt the
-    clients send stalls the others' decodes, so a round trip is more than twice the one
-    with no prefill in it. The later rounds are replayed until the clients spread over the
-    round trip they then take."""
-    import pandas as pd
-
-    from tigris.serve.validate import SPREAD_TOLERANCE, _timer, case, round_trip_s, steady
-
-    df = pd.read_csv(SERVING)
-    row = df[
-        (df.backend == "vllm")
-        & (df.model_path == "Qwen/Qwen3-32B")
-        & df.gemm_quant_mode.isna()
-        & (df.tp_size == 2)
-        & (df.isl == 1024)
-        & (df.osl == 128)
-        & (df.batch_size == 64)
-    ].iloc[0]
-    c = case(row.to_dict())
-    timer = _timer(c)
-    rest, spread = steady(c, c.deployment, timer)
-    trip = (rest["ttft_ms"]["mean"] + 127 * rest["tpot_ms"]["mean"]) / 1e3
-    assert spread > 2 * round_trip_s(c, timer[0])
+def test_steady_clients_spread_over_the_round_trip_their_run_gives():
+    """64 clients, 1024-token prompts, 128-token answers on one H100, chunked prefill: every
+    prompt the clients send stalls the others' decodes, so a round trip is half as long
+    again as the one with no prefill in it. The clients are spread over the round trip they then
+    take, and a prompt waits far less than in a burst."""
+    fixed = Lengths("fixed", 1024), Lengths("fixed", 128)
+    dep = _dep(max_seqs=64)
+    timer = (_timer(), kv_cache(dep))
+    doc, spread = run_steady(dep, 64, 192, 1024, 128, timer=timer)
+    trip = (doc["ttft_ms"]["mean"] + 127 * doc["tpot_ms"]["mean"]) / 1e3
+    decode = _timer().step(64, 64 * (1024 + 64))
+    guess = _timer().step(0, 0, [(1024, 0)]) + 127 * decode
+    assert spread > 1.5 * guess
     assert abs(trip / spread - 1) <= SPREAD_TOLERANCE
+    burst = run(dep, ClosedLoop(64, 192, *fixed), timer=timer)
+    assert doc["requests"] == 192 and doc["dropped"] == 0
+    assert doc["ttft_ms"]["p99"] < burst["ttft_ms"]["p99"] / 2

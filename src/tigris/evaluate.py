@@ -9,11 +9,11 @@ from tigris.cost.step import Parallel, StepCost, step_cost
 from tigris.errors import SpecError
 from tigris.physical import Economics, economics
 from tigris.physical.fleet import Fleet, fleet
-from tigris.serve import SLO, SLOS, Deployment, timer_for
+from tigris.serve import SLO, SLOS, Deployment, run_steady, timer_for
 from tigris.serve import run as run_serving
 from tigris.serve.estimate import estimate
 from tigris.serve.sweep import capacity, sweep
-from tigris.serve.trace import ClosedLoop, Lengths, synthetic
+from tigris.serve.trace import Lengths, synthetic
 from tigris.spec.catalog import chip as find_chip
 from tigris.spec.chip import Chip
 from tigris.spec.system import System, single
@@ -45,8 +45,9 @@ class Scenario:
     TTFT is the prefill of one request on an idle system; TPOT one decode step of the
     whole batch at the mean context (isl + osl / 2); tokens/s per chip counts the batch's
     output tokens over its prefill plus its osl decode steps, divided by the chips.
-    The serving columns come from the simulator (`serve/`): `batch` closed-loop clients, all
-    starting at once, `rounds` requests each, chunked prefill, the interactive SLO.
+    The serving columns come from the simulator (`serve/`): `batch` closed-loop clients in
+    their steady state (first requests spread over one round trip, `serve.run_steady`, not
+    all at once), `rounds` requests each, chunked prefill, the interactive SLO.
     """
 
     model: str = "llama-3.1-70b"
@@ -91,10 +92,7 @@ def compare_one(c: Chip, sc: Scenario, tech: physical.Tech | None = None) -> Com
     serving = None
     if est.fits:
         dep = Deployment(system, llm, par, max_seqs=max(sc.batch, 1))
-        loop = ClosedLoop(
-            sc.batch, sc.rounds * sc.batch, Lengths("fixed", sc.isl), Lengths("fixed", sc.osl)
-        )
-        serving = run_serving(dep, loop)
+        serving, _ = run_steady(dep, sc.batch, sc.rounds * sc.batch, sc.isl, sc.osl)
     return Comparison(
         serving=serving,
         chip=c.name,

@@ -355,7 +355,8 @@ def compare(
     for d in docs:
         console.print(f"[dim]{d['chip']}: calibration {d['calibration']}[/dim]")
     console.print(
-        f"[dim]served: {batch} closed-loop clients x {sc.rounds} requests, chunked prefill; "
+        f"[dim]served: {batch} closed-loop clients x {sc.rounds} requests in steady state "
+        "(first requests spread over a round trip), chunked prefill; "
         "goodput under the interactive SLO (TTFT 450 ms, TPOT 40 ms)[/dim]"
     )
     console.print(

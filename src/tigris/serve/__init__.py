@@ -1,6 +1,7 @@
 """Serving simulation: traces, batching policies, a paged KV cache, replicas and metrics.
 
     run(deployment, requests_or_closed_loop, slo) -> report (a JSON-ready dict)
+    run_steady(deployment, clients, requests, isl, osl, slo) -> (report, round trip s)
 
 `trace` makes requests, `steptime` prices steps with `cost/`, `sim` runs the events,
 `policy` holds the batching policies, `metrics` turns the run into percentiles and goodput.
@@ -14,9 +15,20 @@ from typing import Any
 from tigris.serve.metrics import SLO, SLOS, report
 from tigris.serve.sim import Deployment, KVCache, kv_cache, simulate
 from tigris.serve.steptime import StepTimer
-from tigris.serve.trace import ClosedLoop, Request
+from tigris.serve.trace import ClosedLoop, Lengths, Request
 
-__all__ = ["SLO", "SLOS", "ClosedLoop", "Deployment", "Request", "run", "timer_for"]
+__all__ = [
+    "SLO",
+    "SLOS",
+    "ClosedLoop",
+    "Deployment",
+    "Request",
+    "run",
+    "run_steady",
+    "timer_for",
+]
+SPREAD_PASSES = 5  # runs of `run_steady`, at most, to find the clients' round trip
+SPREAD_TOLERANCE = 0.02
 
 
 def timer_for(cfg: Deployment, longest: int) -> tuple[StepTimer, KVCache]:
@@ -55,3 +67,39 @@ def run(
     doc = report(sim, cfg.replicas * cfg.chips_per_replica, target, warmup=warmup)
     doc["calibration"] = step_timer.calibration
     return doc
+
+
+def run_steady(
+    cfg: Deployment,
+    clients: int,
+    requests: int,
+    isl: int,
+    osl: int,
+    target: SLO = SLOS["interactive"],
+    timer: tuple[StepTimer, KVCache] | None = None,
+) -> tuple[dict[str, Any], float]:
+    """`clients` closed-loop clients of `isl` + `osl` token requests in their steady state,
+    not all starting at once: each sends its first request at a random time over one round
+    trip (a request's time from sending to its last token). The round trip is the run's own.
+    The first guess, one prefill and `osl` - 1 decode steps of all the clients, leaves out
+    the prefills that stall the decodes and can be less than half the real one (then the
+    clients come back too fast and queue behind each other's prompts), so the run is
+    repeated over the mean TTFT + (`osl` - 1) x TPOT it gave until that holds within
+    `SPREAD_TOLERANCE` (`SPREAD_PASSES` runs at most). Returns the report and the round trip
+    (seconds) the clients were spread over."""
+    timer = timer or timer_for(cfg, isl + osl)
+    fixed = Lengths("fixed", isl), Lengths("fixed", osl)
+
+    def once(spread: float) -> tuple[dict[str, Any], float]:
+        doc = run(cfg, ClosedLoop(clients, requests, *fixed, spread_s=spread), target, timer=timer)
+        return doc, (doc["ttft_ms"]["mean"] + (osl - 1) * doc["tpot_ms"]["mean"]) / 1e3
+
+    n = min(clients, cfg.max_seqs)
+    steps = timer[0]
+    spread = steps.step(0, 0, [(isl, 0)]) + (osl - 1) * steps.step(n, n * (isl + osl / 2))
+    for _ in range(SPREAD_PASSES - 1):
+        doc, trip = once(spread)
+        if abs(trip / spread - 1) <= SPREAD_TOLERANCE:
+            return doc, spread
+        spread = trip
+    return once(spread)[0], spread

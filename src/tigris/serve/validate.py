@@ -14,15 +14,12 @@ The first round is a burst, every client at once, so prompts queue behind each o
 follows depends on the scheduler. Where prefills ride inside decode steps, prompts
 prefilled later finish later and the clients drift apart: we replay the later rounds as a
 closed loop whose clients start at random times over one request's round trip, and weight
-the two regimes by rounds. That round trip is the replay's own: the first guess leaves out
-the prefills that stall the decodes, which can make it less than half the real one (then
-the clients come back too fast and queue behind each other's prompts), so the replay is
-repeated over the mean TTFT + (OSL - 1) x TPOT it gave until that holds within
-`SPREAD_TOLERANCE` (`SPREAD_PASSES` replays at most). Where prefill steps stall decoding,
-every prompt that arrives during the prefills joins the decodes at the same step, so the
-round finishes together and the clients come back together: the burst repeats, and we
-replay all the rounds as one closed loop from it. The mean TTFT and mean TPOT over all
-requests are compared with the measured ones.
+the two regimes by rounds. That round trip is the replay's own (`serve.run_steady`; a guess
+that leaves out the prefills stalling the decodes can be half the real one). Where prefill
+steps stall decoding, every prompt that arrives during the prefills joins the decodes at
+the same step, so the round finishes together and the clients come back together: the
+burst repeats, and we replay all the rounds as one closed loop from it. The mean TTFT and
+mean TPOT over all requests are compared with the measured ones.
 
 Precision: `gemm_quant_mode` fp8 / fp8_block / nvfp4 stores the weights so and, where the
 chip has engines for the format, quantises the GEMM inputs too (W8A8, W4A4); elsewhere the
@@ -61,18 +58,15 @@ from tigris.cost.step import Parallel
 from tigris.cost.validate import metrics, read_table
 from tigris.dtypes import DType
 from tigris.errors import SpecError
-from tigris.serve import run, timer_for
+from tigris.serve import run, run_steady, timer_for
 from tigris.serve.policy import STALLS_DECODE
 from tigris.serve.sim import Deployment
-from tigris.serve.steptime import StepTimer
 from tigris.serve.trace import ClosedLoop, Lengths
 from tigris.spec import catalog
 from tigris.spec.system import ScaleOutNetwork, ScaleUpDomain, System
 from tigris.workload.models import model as find_model
 
 ROUNDS = 10
-SPREAD_PASSES = 5  # replays of the later rounds, at most, to find their round trip
-SPREAD_TOLERANCE = 0.02
 MAX_BATCHED_TOKENS = 8192
 # Arrival to the scheduler's queue, per engine (see the module docstring).
 ENGINE_REQUEST_OVERHEAD_S = {"trtllm": 0.165, "vllm": 0.06, "sglang": 0.1}
@@ -212,38 +206,10 @@ def predict(c: Case, overheads: tuple[float, float] | None = None) -> tuple[floa
         both = run(dep, ClosedLoop(c.clients, ROUNDS * c.clients, isl, osl), timer=timer)
         return both["ttft_ms"]["mean"] / 1e3, both["tpot_ms"]["mean"] / 1e3
     burst = run(dep, ClosedLoop(c.clients, c.clients, isl, osl), timer=timer)
-    rest, _ = steady(c, dep, timer)
+    rest, _ = run_steady(dep, c.clients, (ROUNDS - 1) * c.clients, c.isl, c.osl, timer=timer)
     ttft = (burst["ttft_ms"]["mean"] + (ROUNDS - 1) * rest["ttft_ms"]["mean"]) / ROUNDS
     tpot = (burst["tpot_ms"]["mean"] + (ROUNDS - 1) * rest["tpot_ms"]["mean"]) / ROUNDS
     return ttft / 1e3, tpot / 1e3
-
-
-def steady(c: Case, dep: Deployment, timer) -> tuple[dict[str, Any], float]:
-    """The later rounds' replay, clients spread over its own round trip, and that round
-    trip (seconds): replayed from `round_trip_s` until the mean TTFT + (OSL - 1) x TPOT it
-    gives holds within `SPREAD_TOLERANCE` of the spread it was given."""
-    isl, osl = Lengths("fixed", c.isl), Lengths("fixed", c.osl)
-
-    def replay(spread: float) -> tuple[dict[str, Any], float]:
-        loop = ClosedLoop(c.clients, (ROUNDS - 1) * c.clients, isl, osl, spread_s=spread)
-        rest = run(dep, loop, timer=timer)
-        return rest, (rest["ttft_ms"]["mean"] + (c.osl - 1) * rest["tpot_ms"]["mean"]) / 1e3
-
-    spread = round_trip_s(c, timer[0])
-    for _ in range(SPREAD_PASSES - 1):
-        rest, trip = replay(spread)
-        if abs(trip / spread - 1) <= SPREAD_TOLERANCE:
-            return rest, spread
-        spread = trip
-    return replay(spread)[0], spread
-
-
-def round_trip_s(c: Case, timer: StepTimer) -> float:
-    """One request's time from sending to its last token when `clients` decode together and
-    no prefill holds them up: the first guess of the steady replay's round trip."""
-    n = min(c.clients, c.deployment.max_seqs)
-    decode = timer.step(n, n * (c.isl + c.osl / 2))
-    return timer.step(0, 0, [(c.isl, 0)]) + (c.osl - 1) * decode
 
 
 _TIMERS: dict[tuple, Any] = {}
