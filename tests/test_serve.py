@@ -269,7 +269,12 @@ def test_cli_serve_json_and_bad_input(tmp_path, capsys):
     main(["serve", "--model", "llama-3.1-8b", "--tp", "1", "--requests", "30", "--json"])
     doc = json.loads(capsys.readouterr().out)
     assert doc["finished"] == 30 and doc["slo"]["name"] == "interactive"
-    for args in (["--policy", "fifo"], ["--slo", "fast"], ["--trace", str(tmp_path / "x.csv")]):
+    closed = ["--trace", "closed", "--clients", "8", "--requests", "24", "--isl", "512"]
+    main(["serve", "--model", "llama-3.1-8b", "--tp", "1", *closed, "--steady", "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["finished"] == 24 and doc["steady"] is True
+    bad = (["--policy", "fifo"], ["--slo", "fast"], ["--trace", str(tmp_path / "x.csv")])
+    for args in (*bad, ["--steady"]):
         with pytest.raises(SystemExit) as exc:
             main(["serve", "--model", "llama-3.1-8b", "--tp", "1", *args])
         assert exc.value.code == 2
@@ -343,7 +348,7 @@ def test_steady_clients_spread_over_the_round_trip_their_run_gives():
     fixed = Lengths("fixed", 1024), Lengths("fixed", 128)
     dep = _dep(max_seqs=64)
     timer = (_timer(), kv_cache(dep))
-    doc, spread = run_steady(dep, 64, 192, 1024, 128, timer=timer)
+    doc, spread = run_steady(dep, 64, 192, *fixed, timer=timer)
     trip = (doc["ttft_ms"]["mean"] + 127 * doc["tpot_ms"]["mean"]) / 1e3
     decode = _timer().step(64, 64 * (1024 + 64))
     guess = _timer().step(0, 0, [(1024, 0)]) + 127 * decode

@@ -92,7 +92,8 @@ def compare_one(c: Chip, sc: Scenario, tech: physical.Tech | None = None) -> Com
     serving = None
     if est.fits:
         dep = Deployment(system, llm, par, max_seqs=max(sc.batch, 1))
-        serving, _ = run_steady(dep, sc.batch, sc.rounds * sc.batch, sc.isl, sc.osl)
+        lengths = Lengths("fixed", sc.isl), Lengths("fixed", sc.osl)
+        serving, _ = run_steady(dep, sc.batch, sc.rounds * sc.batch, *lengths)
     return Comparison(
         serving=serving,
         chip=c.name,

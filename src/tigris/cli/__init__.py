@@ -594,6 +594,12 @@ def serve(
     sweep_rate: Annotated[
         bool, typer.Option("--sweep-rate", help="latency-throughput curve")
     ] = False,
+    steady: Annotated[
+        bool,
+        typer.Option(
+            "--steady", help="closed loop: clients in steady state, not all starting at once"
+        ),
+    ] = False,
     seed: Annotated[int, typer.Option()] = 0,
     as_json: JsonFlag = False,
 ) -> None:
@@ -601,7 +607,7 @@ def serve(
     import numpy as np
     from rich.progress import BarColumn, MofNCompleteColumn, Progress
 
-    from tigris.serve import run, timer_for
+    from tigris.serve import run, run_steady, timer_for
     from tigris.serve.metrics import slo as find_slo
     from tigris.serve.policy import POLICIES
     from tigris.serve.sweep import sweep
@@ -631,6 +637,8 @@ def serve(
     )
     if sweep_rate and trace not in ("poisson", "gamma"):
         raise SpecError("--sweep-rate", "--trace", trace, "sweeps need poisson or gamma")
+    if steady and trace != "closed":
+        raise SpecError("--steady", "--trace", trace, "a steady state needs --trace closed")
     first = _requests(trace, rate, cv, clients, requests, duration, isl, osl, seed)
     if isinstance(first, list):  # a sweep's higher rates draw from the same lengths
         longest = max((q.input_tokens + q.output_tokens for q in first), default=1)
@@ -649,7 +657,11 @@ def serve(
 
         def one(r: float) -> dict[str, Any]:
             reqs = _requests(trace, r, cv, clients, requests, duration, isl, osl, seed)
-            doc = run(dep, reqs, target, seed, progress, timer=timer)
+            if steady:
+                loop = (reqs.clients, reqs.requests, reqs.isl, reqs.osl)
+                doc, _ = run_steady(dep, *loop, target, timer, seed, progress)
+            else:
+                doc = run(dep, reqs, target, seed, progress, timer=timer)
             doc["_label"] = f"{r:g}/s" if trace in ("poisson", "gamma") else trace
             doc["rate_per_s"] = r
             return doc
@@ -668,6 +680,7 @@ def serve(
         "ep": ep,
         "policy": policy,
         "trace": trace,
+        "steady": steady,
         "seed": seed,
     }
     if as_json:

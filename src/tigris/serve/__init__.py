@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from tigris.serve.metrics import SLO, SLOS, report
@@ -73,30 +74,35 @@ def run_steady(
     cfg: Deployment,
     clients: int,
     requests: int,
-    isl: int,
-    osl: int,
+    isl: Lengths,
+    osl: Lengths,
     target: SLO = SLOS["interactive"],
     timer: tuple[StepTimer, KVCache] | None = None,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[dict[str, Any], float]:
-    """`clients` closed-loop clients of `isl` + `osl` token requests in their steady state,
-    not all starting at once: each sends its first request at a random time over one round
-    trip (a request's time from sending to its last token). The round trip is the run's own.
-    The first guess, one prefill and `osl` - 1 decode steps of all the clients, leaves out
-    the prefills that stall the decodes and can be less than half the real one (then the
+    """`clients` closed-loop clients in their steady state, not all starting at once: each
+    sends its first request at a random time over one round trip (a request's time from
+    sending to its last token). The round trip is the run's own. The first guess, one
+    prefill and OSL - 1 decode steps of all the clients (mean lengths), leaves out the
+    prefills that stall the decodes and can be less than half the real one (then the
     clients come back too fast and queue behind each other's prompts), so the run is
-    repeated over the mean TTFT + (`osl` - 1) x TPOT it gave until that holds within
+    repeated over the mean TTFT + (OSL - 1) x TPOT it gave until that holds within
     `SPREAD_TOLERANCE` (`SPREAD_PASSES` runs at most). Returns the report and the round trip
     (seconds) the clients were spread over."""
-    timer = timer or timer_for(cfg, isl + osl)
-    fixed = Lengths("fixed", isl), Lengths("fixed", osl)
+    loop = ClosedLoop(clients, requests, isl, osl)
+    if timer is None:
+        fixed = isl.kind == "fixed" and osl.kind == "fixed"
+        timer = timer_for(cfg, int(isl.mean + osl.mean if fixed else 4 * (isl.mean + osl.mean)))
 
     def once(spread: float) -> tuple[dict[str, Any], float]:
-        doc = run(cfg, ClosedLoop(clients, requests, *fixed, spread_s=spread), target, timer=timer)
-        return doc, (doc["ttft_ms"]["mean"] + (osl - 1) * doc["tpot_ms"]["mean"]) / 1e3
+        doc = run(cfg, replace(loop, spread_s=spread), target, seed, progress, timer)
+        return doc, (doc["ttft_ms"]["mean"] + (osl.mean - 1) * doc["tpot_ms"]["mean"]) / 1e3
 
     n = min(clients, cfg.max_seqs)
-    steps = timer[0]
-    spread = steps.step(0, 0, [(isl, 0)]) + (osl - 1) * steps.step(n, n * (isl + osl / 2))
+    steps, prompt = timer[0], round(isl.mean)
+    decode = steps.step(n, n * (isl.mean + osl.mean / 2))
+    spread = steps.step(0, 0, [(prompt, 0)]) + (osl.mean - 1) * decode
     for _ in range(SPREAD_PASSES - 1):
         doc, trip = once(spread)
         if abs(trip / spread - 1) <= SPREAD_TOLERANCE:
