@@ -363,7 +363,7 @@ def test_steady_clients_spread_over_the_round_trip_their_run_gives():
     fixed = Lengths("fixed", 1024), Lengths("fixed", 128)
     dep = _dep(max_seqs=64)
     timer = (_timer(), kv_cache(dep))
-    doc, spread = run_steady(dep, 64, 192, *fixed, timer=timer)
+    doc, spread = run_steady(dep, ClosedLoop(64, 192, *fixed), timer=timer)
     trip = (doc["ttft_ms"]["mean"] + 127 * doc["tpot_ms"]["mean"]) / 1e3
     decode = _timer().step(64, 64 * (1024 + 64))
     guess = _timer().step(0, 0, [(1024, 0)]) + 127 * decode

@@ -13,7 +13,7 @@ from tigris.serve import SLO, SLOS, Deployment, run_steady, timer_for
 from tigris.serve import run as run_serving
 from tigris.serve.estimate import estimate
 from tigris.serve.sweep import capacity, sweep
-from tigris.serve.trace import Lengths, synthetic
+from tigris.serve.trace import ClosedLoop, Lengths, synthetic
 from tigris.spec.catalog import chip as find_chip
 from tigris.spec.chip import Chip
 from tigris.spec.system import System, single
@@ -93,7 +93,7 @@ def compare_one(c: Chip, sc: Scenario, tech: physical.Tech | None = None) -> Com
     if est.fits:
         dep = Deployment(system, llm, par, max_seqs=max(sc.batch, 1))
         lengths = Lengths("fixed", sc.isl), Lengths("fixed", sc.osl)
-        serving, _ = run_steady(dep, sc.batch, sc.rounds * sc.batch, *lengths)
+        serving, _ = run_steady(dep, ClosedLoop(sc.batch, sc.rounds * sc.batch, *lengths))
     return Comparison(
         serving=serving,
         chip=c.name,

@@ -658,8 +658,7 @@ def serve(
         def one(r: float) -> dict[str, Any]:
             reqs = _requests(trace, r, cv, clients, requests, duration, isl, osl, seed)
             if steady:
-                loop = (reqs.clients, reqs.requests, reqs.isl, reqs.osl)
-                doc, _ = run_steady(dep, *loop, target, timer, seed, progress)
+                doc, _ = run_steady(dep, reqs, target, timer, seed, progress)
             else:
                 doc = run(dep, reqs, target, seed, progress, timer=timer)
             doc["_label"] = f"{r:g}/s" if trace in ("poisson", "gamma") else trace

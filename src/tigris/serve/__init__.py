@@ -1,7 +1,7 @@
 """Serving simulation: traces, batching policies, a paged KV cache, replicas and metrics.
 
     run(deployment, requests_or_closed_loop, slo) -> report (a JSON-ready dict)
-    run_steady(deployment, clients, requests, isl, osl, slo) -> (report, round trip s)
+    run_steady(deployment, closed_loop, slo) -> (report, round trip s)
 
 `trace` makes requests, `steptime` prices steps with `cost/`, `sim` runs the events,
 `policy` holds the batching policies, `metrics` turns the run into percentiles and goodput.
@@ -16,7 +16,7 @@ from typing import Any
 from tigris.serve.metrics import SLO, SLOS, report
 from tigris.serve.sim import Deployment, KVCache, kv_cache, simulate
 from tigris.serve.steptime import StepTimer
-from tigris.serve.trace import ClosedLoop, Lengths, Request
+from tigris.serve.trace import ClosedLoop, Request
 
 __all__ = [
     "SLO",
@@ -58,9 +58,7 @@ def run(
     warmup: int = 0,
 ) -> dict[str, Any]:
     if isinstance(requests, ClosedLoop):
-        longest = int(requests.isl.mean * 4 + requests.osl.mean * 4)
-        if requests.isl.kind == "fixed" and requests.osl.kind == "fixed":
-            longest = int(requests.isl.a + requests.osl.a)
+        longest = _longest(requests)
     else:
         longest = max((r.input_tokens + r.output_tokens for r in requests), default=1)
     step_timer, kv = timer or timer_for(cfg, longest)
@@ -70,39 +68,41 @@ def run(
     return doc
 
 
+def _longest(loop: ClosedLoop) -> int:
+    """The longest sequence a closed loop's step timer is sized for."""
+    if loop.isl.kind == "fixed" and loop.osl.kind == "fixed":
+        return int(loop.isl.a + loop.osl.a)
+    return int(loop.isl.mean * 4 + loop.osl.mean * 4)
+
+
 def run_steady(
     cfg: Deployment,
-    clients: int,
-    requests: int,
-    isl: Lengths,
-    osl: Lengths,
+    loop: ClosedLoop,
     target: SLO = SLOS["interactive"],
     timer: tuple[StepTimer, KVCache] | None = None,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[dict[str, Any], float]:
-    """`clients` closed-loop clients in their steady state, not all starting at once: each
-    sends its first request at a random time over one round trip (a request's time from
-    sending to its last token). The round trip is the run's own. The first guess, one
-    prefill and OSL - 1 decode steps of all the clients (mean lengths), leaves out the
-    prefills that stall the decodes and can be less than half the real one (then the
+    """`loop`'s clients in their steady state, not all starting at once: each sends its
+    first request at a random time over one round trip (a request's time from sending to its
+    last token; `loop.spread_s` is replaced). The round trip is the run's own. The first
+    guess, one prefill and OSL - 1 decode steps of all the clients (mean lengths), leaves
+    out the prefills that stall the decodes and can be less than half the real one (then the
     clients come back too fast and queue behind each other's prompts), so the run is
     repeated over the mean TTFT + (OSL - 1) x TPOT it gave until that holds within
     `SPREAD_TOLERANCE` (`SPREAD_PASSES` runs at most). Returns the report and the round trip
     (seconds) the clients were spread over."""
-    loop = ClosedLoop(clients, requests, isl, osl)
-    if timer is None:
-        fixed = isl.kind == "fixed" and osl.kind == "fixed"
-        timer = timer_for(cfg, int(isl.mean + osl.mean if fixed else 4 * (isl.mean + osl.mean)))
+    timer = timer or timer_for(cfg, _longest(loop))
+    isl, osl = loop.isl.mean, loop.osl.mean
 
     def once(spread: float) -> tuple[dict[str, Any], float]:
         doc = run(cfg, replace(loop, spread_s=spread), target, seed, progress, timer)
-        return doc, (doc["ttft_ms"]["mean"] + (osl.mean - 1) * doc["tpot_ms"]["mean"]) / 1e3
+        return doc, (doc["ttft_ms"]["mean"] + (osl - 1) * doc["tpot_ms"]["mean"]) / 1e3
 
-    n = min(clients, cfg.max_seqs)
-    steps, prompt = timer[0], round(isl.mean)
-    decode = steps.step(n, n * (isl.mean + osl.mean / 2))
-    spread = steps.step(0, 0, [(prompt, 0)]) + (osl.mean - 1) * decode
+    n = min(loop.clients, cfg.max_seqs)
+    steps = timer[0]
+    decode = steps.step(n, n * (isl + osl / 2))
+    spread = steps.step(0, 0, [(round(isl), 0)]) + (osl - 1) * decode
     for _ in range(SPREAD_PASSES - 1):
         doc, trip = once(spread)
         if abs(trip / spread - 1) <= SPREAD_TOLERANCE:

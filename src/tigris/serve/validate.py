@@ -206,7 +206,8 @@ def predict(c: Case, overheads: tuple[float, float] | None = None) -> tuple[floa
         both = run(dep, ClosedLoop(c.clients, ROUNDS * c.clients, isl, osl), timer=timer)
         return both["ttft_ms"]["mean"] / 1e3, both["tpot_ms"]["mean"] / 1e3
     burst = run(dep, ClosedLoop(c.clients, c.clients, isl, osl), timer=timer)
-    rest, _ = run_steady(dep, c.clients, (ROUNDS - 1) * c.clients, isl, osl, timer=timer)
+    steady = ClosedLoop(c.clients, (ROUNDS - 1) * c.clients, isl, osl)
+    rest, _ = run_steady(dep, steady, timer=timer)
     ttft = (burst["ttft_ms"]["mean"] + (ROUNDS - 1) * rest["ttft_ms"]["mean"]) / ROUNDS
     tpot = (burst["tpot_ms"]["mean"] + (ROUNDS - 1) * rest["tpot_ms"]["mean"]) / ROUNDS
     return ttft / 1e3, tpot / 1e3
