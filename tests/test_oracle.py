@@ -279,17 +279,18 @@ def test_split_k_pays_a_second_kernel_to_reduce_its_partial_sums():
     assert four.overhead_s == 2 * CAL.kernel_overhead_s
 
 
-def test_prefill_runs_a_kernel_of_its_own_before_attention_and_decode_does_not():
-    """Prefill's first kernel (RoPE, new keys and values into the cache) pays a launch and
-    moves the new tokens' queries, keys and values; a decode step's kernel does that inside."""
-    from tigris.cost.attention import attention_cost
+def test_prefill_runs_two_kernels_of_its_own_before_attention_and_decode_none():
+    """Prefill's first kernels (sequence offsets; RoPE, new keys and values into the cache)
+    pay two launches and move the new tokens' queries, keys and values; a decode step's
+    kernel does both inside."""
+    from tigris.cost.attention import PREFILL_KERNELS, attention_cost
 
     res = resources(make_chip())
     later = CAL.model_copy(update={"kernel_overhead_s": CAL.kernel_overhead_s + 1e-5})
     prefill = Attention("p", (256,), (0,), 8, 2, 128, 128, DType.bf16, DType.bf16)
     decode = Attention("d", (1,) * 4, (20,) * 4, 8, 2, 128, 128, DType.bf16, DType.bf16)
     step = attention_cost(prefill, res, later).time_s - attention_cost(prefill, res, CAL).time_s
-    assert step == pytest.approx(1e-5)
+    assert PREFILL_KERNELS == 2 and step == pytest.approx(2e-5)
     assert attention_cost(decode, res, later).time_s == attention_cost(decode, res, CAL).time_s
     new_B = 2 * prefill.q_bytes + 256 * 2 * 256 * (2 + 2)  # q in and out; k, v in and cached
     fused_B = prefill.q_bytes + prefill.kv_bytes + prefill.out_bytes
@@ -344,6 +345,27 @@ def test_prefill_takes_a_unit_per_query_head_and_decode_per_kv_head():
         return attention_cost(op, res, CAL).latency_s
 
     assert wait(DType.fp8_e4m3) <= wait(DType.bf16) / 2
+
+
+def test_one_row_decode_runs_on_vector_lanes_converting_each_cached_element():
+    """A decode unit of one query row (multi-head attention, no heads to pack) runs on the
+    vector lanes: each cached element is converted to fp32 at the special-function rate and
+    multiplied once, so its compute is the same for a 16-bit and an 8-bit cache and at least
+    the conversions' time. A group of 8 packs its heads into matrix-engine rows instead."""
+    from tigris.cost.attention import attention_cost
+
+    res = resources(make_chip())
+    seqs, ctx, heads, dim = 256, 2048, 32, 128
+
+    def compute(kv_heads: int, kv: DType) -> float:
+        op = Attention("d", (1,) * seqs, (ctx,) * seqs, heads, kv_heads, dim, dim, DType.bf16, kv)
+        return attention_cost(op, res, CAL).compute_s
+
+    elements = seqs * heads * (ctx + 1) * 2 * dim  # each key and value element of each head
+    vector = compute(heads, DType.bf16)
+    assert vector == pytest.approx(compute(heads, DType.fp8_e4m3))
+    assert vector >= elements / res.special_per_s() + 2 * elements / res.vector_flops("fp32")
+    assert compute(heads // 8, DType.bf16) < vector / 4
 
 
 def test_split_k_is_chosen_for_a_decode_gemm_on_many_cores():

@@ -9,13 +9,17 @@ unit per query head. Each unit streams its keys and values once through the cach
 cache itself is read from main memory once per KV head. Matrix work (Q K^T and P V, padded
 to the engine fragment) runs on the matrix engines, the softmax's exponentials on the
 special-function units; a unit does them in turn (each depends on the last), so they add.
+A decode unit of one query row (no heads to pack) runs on the vector lanes instead, as GPU
+decode kernels do (TensorRT-LLM's masked multi-head attention): each cached element is
+converted to fp32 at the special-function rate (NVIDIA's conversions and transcendentals
+share those units) and multiplied once, whatever the cache's format.
 Decode splits long KV ranges across cores (flash-decoding) when the units are fewer than the
 cores, at the price of writing and re-reading partial results. Each unit holds its core for
 at least the unit latency; decode units small enough to share a core's staging memory (a
-query block and two key tiles) wait together, a prefill unit has its core to itself.
-Prefill runs a kernel of its own before the fused one: it rotates the new queries and keys
-(RoPE) and writes the new keys and values into the paged KV cache; decode kernels fuse that
-step (one new token per sequence).
+query block and the key tiles they stage) wait together, a prefill unit has its core to
+itself. Prefill launches two kernels of its own before the fused one: one builds the batch's
+sequence offsets, one rotates the new queries and keys (RoPE) and writes the new keys and
+values into the paged KV cache; decode kernels fuse both (one new token per sequence).
 The mapping search tries query blocks of one, two and four engine fragments and KV splits
 at powers of two; the cheapest is kept.
 """
@@ -38,6 +42,14 @@ KEY_TILE = 64  # keys a unit stages at once (two buffers); the least keys per KV
 # (`head_grp_size * beam_width > 32` is unsupported: decoderXQAImplJIT/kernelUtils.cpp);
 # larger groups run its masked multi-head attention kernel, one query head per block.
 DECODE_GROUP_LIMIT = 32
+# Kernels a prefill launches before its fused attention: one builds the batch's sequence
+# offsets, one rotates and writes the new keys (TensorRT-LLM's `AttentionOp::enqueueContext`:
+# invokeBuildDecoderInfo, then invokeQKVPreprocessing). A decode step fuses both.
+PREFILL_KERNELS = 2
+# Key tiles a decode unit packing a head group stages (256 keys of K and V as stored): at
+# head dim 128 and a 16-bit cache, 128 KB, about what TensorRT-LLM's XQA kernel (mha.cu)
+# buffers per block, so one such unit runs per H100 or A100 SM (three at an fp8 cache).
+STAGED_TILES = 4
 
 
 def _rate(op: Attention, res: Resources) -> str:
@@ -88,7 +100,9 @@ def _preprocessing(
         return 0.0, 0.0
     new_kv = sum(op.q_lens) * op.kv_heads * (op.qk_dim + op.v_dim)
     moved = 2.0 * op.q_bytes + new_kv * (op.q.bytes + op.kv.bytes)
-    return moved, cal.kernel_overhead_s + moved / (res.main.bandwidth_Bps * cal.memory_efficiency)
+    return moved, PREFILL_KERNELS * cal.kernel_overhead_s + moved / (
+        res.main.bandwidth_Bps * cal.memory_efficiency
+    )
 
 
 def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
@@ -106,14 +120,26 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
     pairs_total = op.pairs * op.heads
     peak = res.matrix_flops(rc)
     decode = all(_decoding(q, p) for q, p in seqs)
+    packed = decode and _shared_heads(op, 1, 1, group) > 1
+    on_vector = decode and not packed
+    # a core's seconds per cached element: a matrix-engine MAC of a row, or, on the vector
+    # path, one conversion to fp32 (special-function rate) and one fp32 multiply-add
+    mac_s = 1.0 / (macs_cycle * res.clock_Hz * cal.matrix_efficiency)
+    element_s = 2.0 * res.cores / res.vector_flops("fp32")
+    if op.kv.bytes < 4:
+        element_s += res.cores / res.special_per_s()
+    # staged per unit besides its queries: packed decode units stage STAGED_TILES key tiles
+    # of the cache as stored, other units two tiles (the vector path's converted to the
+    # queries' format)
+    staged_B = (STAGED_TILES * op.kv.bytes if packed else 2 * op.q.bytes) * KEY_TILE * dims
     prep_B, prep_s = _preprocessing(op, res, cal, decode)
 
     best: Cost | None = None
     for block in (fm, 2 * fm, 4 * fm) if not res.systolic else (fm,):
         for split in (1, 2, 4, 8, 16, 32, 64):
             units = 0
-            busy_units = 0.0  # engine cycles summed over units
-            longest = 0.0
+            busy_s = 0.0  # engine seconds summed over units
+            longest_s = 0.0
             softmax_s = 0.0
             stream_B = 0.0
             for (q, past), n in seqs.items():
@@ -125,22 +151,24 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
                     break
                 pairs = causal_pairs(q, past, limit) * group  # rows x keys of one KV head
                 per_block_keys = pairs / (q * group) if q else 0.0
-                pad_rows = min(block, _pad(rows, 16)) if res.systolic is False else block
-                cycles_block = pad_rows * _pad(per_block_keys / split, 16) * dims / macs_cycle
-                cycles_last = pad_rows * _pad(keys_last / split, 16) * dims / macs_cycle
+                if on_vector:  # one row: each cached element converted and multiplied once
+                    busy_block_s = per_block_keys / split * dims * element_s
+                    busy_last_s = keys_last / split * dims * element_s
+                else:
+                    pad_rows = min(block, _pad(rows, 16)) if res.systolic is False else block
+                    busy_block_s = pad_rows * _pad(per_block_keys / split, 16) * dims * mac_s
+                    busy_last_s = pad_rows * _pad(keys_last / split, 16) * dims * mac_s
                 u = n * op.kv_heads * blocks * split
                 units += u
-                busy_units += u * cycles_block
-                longest = max(longest, cycles_last)
+                busy_s += u * busy_block_s
+                longest_s = max(longest_s, busy_last_s)
                 softmax_s += n * op.kv_heads * pairs * (1.0 / special + SOFTMAX_FLOPS / vec)
                 stream_B += n * op.kv_heads * blocks * per_block_keys * dims * op.kv.bytes
             else:
                 waves = math.ceil(units / res.cores)
-                mean = busy_units / max(units, 1)
-                busiest = max(waves * mean, longest)
-                matrix_s = busiest / (res.clock_Hz * cal.matrix_efficiency)
+                engine_s = max(waves * busy_s / max(units, 1), longest_s)
                 soft_s = softmax_s / max(units, 1) * waves
-                compute_s = matrix_s + soft_s  # dependent: Q K^T, softmax, P V in turn
+                compute_s = engine_s + soft_s  # dependent: Q K^T, softmax, P V in turn
                 partial_B = (
                     2.0 * sum(op.q_lens) * op.heads * op.v_dim * PARTIAL_BYTES * split
                     if split > 1
@@ -158,7 +186,7 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
                 memory_s[main.name] = dram_B / (main.bandwidth_Bps * cal.memory_efficiency)
                 moved[main.name] = dram_B + prep_B
                 # decode units that fit a core's staging memory together wait together
-                tile_B = block * op.qk_dim * op.q.bytes + 2 * KEY_TILE * dims * op.kv.bytes
+                tile_B = block * op.qk_dim * op.q.bytes + staged_B
                 resident = max(1, int(res.stage_B // tile_B)) if decode else 1
                 latency = math.ceil(units / (res.cores * resident)) * cal.unit_latency_s
                 overhead = cal.attention_overhead_s + (cal.kernel_overhead_s if split > 1 else 0)
