@@ -129,9 +129,12 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
     if op.kv.bytes < 4:
         element_s += res.cores / res.special_per_s()
     # staged per unit besides its queries: packed decode units stage STAGED_TILES key tiles
-    # of the cache as stored, other units two tiles (the vector path's converted to the
-    # queries' format)
-    staged_B = (STAGED_TILES * op.kv.bytes if packed else 2 * op.q.bytes) * KEY_TILE * dims
+    # of the cache as stored, other units two (the vector path's converted to the queries'
+    # format)
+    if packed:
+        staged_B = STAGED_TILES * KEY_TILE * dims * op.kv.bytes
+    else:
+        staged_B = 2 * KEY_TILE * dims * (op.q.bytes if on_vector else op.kv.bytes)
     prep_B, prep_s = _preprocessing(op, res, cal, decode)
 
     best: Cost | None = None
