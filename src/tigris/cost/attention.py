@@ -11,8 +11,9 @@ to the engine fragment) runs on the matrix engines, the softmax's exponentials o
 special-function units; a unit does them in turn (each depends on the last), so they add.
 A decode unit of one query row (no heads to pack) runs on the vector lanes instead, as GPU
 decode kernels do (TensorRT-LLM's masked multi-head attention): each cached element is
-converted to fp32 at the special-function rate (NVIDIA's conversions and transcendentals
-share those units) and multiplied once, whatever the cache's format.
+converted to fp32 at the special-function rate (NVIDIA's throughput table gives
+conversions the special functions' 16 per SM per clock on Ampere and Hopper) and multiplied
+once, whatever the cache's format.
 Decode splits long KV ranges across cores (flash-decoding) when the units are fewer than the
 cores, at the price of writing and re-reading partial results. Each unit holds its core for
 at least the unit latency; decode units small enough to share a core's staging memory (a
@@ -123,7 +124,8 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
     packed = decode and _shared_heads(op, 1, 1, group) > 1
     on_vector = decode and not packed
     # a core's seconds per cached element: a matrix-engine MAC of a row, or, on the vector
-    # path, one conversion to fp32 (special-function rate) and one fp32 multiply-add
+    # path, one conversion to fp32 (special-function rate) and one fp32 multiply-add, both
+    # at the nominal rates (the fitted vector fraction is the softmax's)
     mac_s = 1.0 / (macs_cycle * res.clock_Hz * cal.matrix_efficiency)
     element_s = 2.0 * res.cores / res.vector_flops("fp32")
     if op.kv.bytes < 4:
