@@ -11,9 +11,9 @@ to the engine fragment) runs on the matrix engines, the softmax's exponentials o
 special-function units; a unit does them in turn (each depends on the last), so they add.
 A decode unit of one query row (no heads to pack) runs on the vector lanes instead, as GPU
 decode kernels do (TensorRT-LLM's masked multi-head attention): each cached element is
-converted to fp32 at the special-function rate (NVIDIA's throughput table gives
-conversions the special functions' 16 per SM per clock on Ampere and Hopper) and multiplied
-once, whatever the cache's format.
+converted to fp32 at the special-function rate and multiplied once, whatever the cache's
+format (an assumption: H100's groups over 32, which fall back to that kernel, measure about
+21 cycles per key and head at head dim 128 with either cache format; 18 so modelled).
 Decode splits long KV ranges across cores (flash-decoding) when the units are fewer than the
 cores, at the price of writing and re-reading partial results. Each unit holds its core for
 at least the unit latency; decode units small enough to share a core's staging memory (a
@@ -49,7 +49,8 @@ DECODE_GROUP_LIMIT = 32
 PREFILL_KERNELS = 2
 # Key tiles a decode unit packing a head group stages (256 keys of K and V as stored): at
 # head dim 128 and a 16-bit cache, 128 KB, about what TensorRT-LLM's XQA kernel (mha.cu)
-# buffers per block, so one such unit runs per H100 or A100 SM (three at an fp8 cache).
+# buffers per block, so one such unit runs per H100 or A100 SM (three per H100 SM at an
+# fp8 cache).
 STAGED_TILES = 4
 
 
@@ -121,7 +122,7 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
     pairs_total = op.pairs * op.heads
     peak = res.matrix_flops(rc)
     decode = all(_decoding(q, p) for q, p in seqs)
-    packed = decode and _shared_heads(op, 1, 1, group) > 1
+    packed = decode and _shared_heads(op, 1, 1, group) > 1  # any decode step's sharing
     on_vector = decode and not packed
     # a core's seconds per cached element: a matrix-engine MAC of a row, or, on the vector
     # path, one conversion to fp32 (special-function rate) and one fp32 multiply-add, both
