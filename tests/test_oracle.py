@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 import tigris
 from tigris.cost.collective import chunked_s
 from tigris.cost.gemm import gemm_cost
+from tigris.cost.model import Cost
 from tigris.cost.oracle import evaluate
 from tigris.cost.params import Calibration
 from tigris.cost.step import calibration
@@ -297,6 +298,31 @@ def test_prefill_runs_two_kernels_of_its_own_before_attention_and_decode_none():
     assert attention_cost(prefill, res, CAL).bytes["hbm"] == pytest.approx(fused_B + new_B)
 
 
+def test_packed_decode_splits_by_the_kernel_rule_on_the_whole_history():
+    """A packed decode kernel splits its keys one way per 128 of the longest history, at most
+    sqrt(8x) ways, cut back to keep within 8 waves of the cores (worked by hand below). The
+    history counts whole, window or not: a windowed step still reads only its window, but
+    its grid, and so its time, grows with the history."""
+    from tigris.cost.attention import _decode_splits, attention_cost
+
+    assert _decode_splits(100, 8, 132) == 1
+    assert _decode_splits(4096, 64, 132) == 16  # 32 -> sqrt(256) = 16; 7.8 waves
+    assert _decode_splits(256, 512, 132) == 2  # 2; 7.8 waves
+    assert _decode_splits(512, 512, 132) == 2  # 4; 15.5 waves -> floor(4 / 1.94)
+    assert _decode_splits(131072, 8, 132) == 91  # 1024 -> sqrt(8192) = 90.5; 5.5 waves
+
+    res = resources(make_chip(cores=132))
+
+    def windowed(past: int) -> Cost:
+        op = Attention("d", (1,), (past,), 64, 8, 64, 64, DType.bf16, DType.bf16, window=128)
+        return attention_cost(op, res, CAL)
+
+    short, long = windowed(1023), windowed(131071)
+    assert long.time_s > short.time_s
+    assert long.bytes["hbm"] == short.bytes["hbm"]  # the window's keys either way
+    assert "KV split 8" in short.notes[0] and "KV split 91" in long.notes[0]
+
+
 def test_decode_shares_a_kv_read_among_at_most_32_query_heads_except_mla():
     """Up to 32 query heads share their KV head's stream (one per block of query rows); a
     GQA group of 64 streams it once per query head (through the cache; main memory still
@@ -310,7 +336,9 @@ def test_decode_shares_a_kv_read_among_at_most_32_query_heads_except_mla():
         op = Attention("d", (1,) * seqs, (ctx,) * seqs, heads, 1, qk, v, DType.bf16, DType.bf16)
         c = attention_cost(op, res, CAL)
         rows = int(c.notes[0].split(" units of ")[1].split()[0])
-        kv = (c.bytes["l2"] - op.q_bytes - op.out_bytes) / op.kv_bytes
+        split = int(c.notes[0].split("KV split ")[1])
+        partial_B = 2 * seqs * heads * v * 4 * split if split > 1 else 0  # fp32 partials
+        kv = (c.bytes["l2"] - op.q_bytes - op.out_bytes - partial_B) / op.kv_bytes
         return kv, rows, c.bytes["hbm"] - op.q_bytes - op.out_bytes - op.kv_bytes
 
     assert DECODE_GROUP_LIMIT == 32
@@ -326,7 +354,10 @@ def test_prefill_takes_a_unit_per_query_head_and_decode_per_kv_head():
     """Prefill kernels tile one head's query tokens, so a batch of 1-token prompts takes a
     unit per sequence and query head whatever the KV heads; a decode step packs each GQA
     group's heads into one unit per KV head. The softmax between the matrix products adds.
-    Decode units share a core as its staging memory allows; an fp8 cache's tiles are half."""
+    Decode units share a core as its staging memory allows: each stages 512 keys of K in
+    parts of at most 128 bytes and 128 keys of V in rows of 256 elements, so at 228 KiB a
+    16-bit cache leaves room for one unit (4 KiB of queries, 64 of K, 64 of V) and an 8-bit
+    one for two (4 + 64 + 32); a 64-wide 16-bit head stages as much as a 128-wide one."""
     from tigris.cost.attention import attention_cost
 
     res = resources(make_chip())
@@ -340,11 +371,14 @@ def test_prefill_takes_a_unit_per_query_head_and_decode_per_kv_head():
     assert units(1, 0, 8) == units(1, 0, 32) == 64 * 32
     assert units(1, 100, 8) == 64 * 8
 
-    def wait(kv: DType) -> float:
-        op = Attention("d", (1,) * 1024, (16,) * 1024, 32, 8, 128, 128, DType.bf16, kv)
-        return attention_cost(op, res, CAL).latency_s
+    wide = resources(make_chip(stage_kib=228))
+
+    def wait(kv: DType, dim: int = 128) -> float:
+        op = Attention("d", (1,) * 1024, (16,) * 1024, 32, 8, dim, dim, DType.bf16, kv)
+        return attention_cost(op, wide, CAL).latency_s
 
     assert wait(DType.fp8_e4m3) <= wait(DType.bf16) / 2
+    assert wait(DType.bf16, 64) == wait(DType.bf16)
 
 
 def test_one_row_decode_runs_on_vector_lanes_converting_each_cached_element():

@@ -14,15 +14,17 @@ decode kernels do (TensorRT-LLM's masked multi-head attention): each cached elem
 converted to fp32 at the special-function rate and multiplied once, whatever the cache's
 format (an assumption: H100's groups over 32, which fall back to that kernel, measure about
 21 cycles per key and head at head dim 128 with either cache format; 18 so modelled).
-Decode splits long KV ranges across cores (flash-decoding) when the units are fewer than the
-cores, at the price of writing and re-reading partial results. Each unit holds its core for
+Decode splits long KV ranges across cores (flash-decoding), at the price of writing and
+re-reading partial results. A packed decode kernel takes its split count by a fixed rule from
+the longest history, window or not (so keys outside a window still cost their units); one-row
+decode units take the split the search finds cheapest. Each unit holds its core for
 at least the unit latency; decode units small enough to share a core's staging memory (a
 query block and the key tiles they stage) wait together, a prefill unit has its core to
 itself. Prefill launches two kernels of its own before the fused one: one builds the batch's
 sequence offsets, one rotates the new queries and keys (RoPE) and writes the new keys and
 values into the paged KV cache; decode kernels fuse both (one new token per sequence).
 The mapping search tries query blocks of one, two and four engine fragments and KV splits
-at powers of two; the cheapest is kept.
+at powers of two (packed decode: the rule's split); the cheapest is kept.
 """
 
 from __future__ import annotations
@@ -47,11 +49,19 @@ DECODE_GROUP_LIMIT = 32
 # offsets, one rotates and writes the new keys (TensorRT-LLM's `AttentionOp::enqueueContext`:
 # invokeBuildDecoderInfo, then invokeQKVPreprocessing). A decode step fuses both.
 PREFILL_KERNELS = 2
-# Key tiles a decode unit packing a head group stages (256 keys of K and V as stored): at
-# head dim 128 and a 16-bit cache, 128 KB, about what TensorRT-LLM's XQA kernel (mha.cu)
-# buffers per block, so one such unit runs per H100 or A100 SM (three per H100 SM at an
-# fp8 cache).
-STAGED_TILES = 4
+# What a decode unit packing a head group stages, as TensorRT-LLM's XQA kernel (mha.cu) on
+# sm80/sm90 buffers it: K for 512 keys (4 warps x 2 buffers x 64 keys) in parts of at most
+# 128 bytes of each key's head, V for 128 keys (2 buffers x 64) in rows of 256 elements.
+# A 16-bit cache takes 128 KiB whatever the head width: one such unit per H100 or A100 SM.
+K_STAGED_KEYS = 512
+K_PART_B = 128
+V_STAGED_KEYS = 128
+V_ROW_ELEMENTS = 256
+# The split rule of that kernel's launcher (TensorRT-LLM computeMultiBlockCount): a split per
+# 128 keys of the longest history (kMinHistoryTokensPerBlock), at most sqrt(8x) of them, cut
+# back to keep the grid within 8 waves of the cores (kTargetWaveFactor).
+SPLIT_MIN_KEYS = 128
+SPLIT_TARGET_WAVES = 8
 
 
 def _rate(op: Attention, res: Resources) -> str:
@@ -107,6 +117,19 @@ def _preprocessing(
     )
 
 
+def _decode_splits(history: int, groups: int, cores: int) -> int:
+    """KV splits per head group of a packed decode kernel, by rule, not by search: one per
+    `SPLIT_MIN_KEYS` of the longest history (cached keys and the new one, a window or not),
+    at most sqrt(8x) of that, fewer when `groups` x splits would pass `SPLIT_TARGET_WAVES`
+    waves of the cores."""
+    n = history // SPLIT_MIN_KEYS
+    n = max(1, min(n, round(math.sqrt(8.0 * n))))
+    waves = groups * n / cores
+    if waves > SPLIT_TARGET_WAVES:
+        n = math.floor(n / (waves / SPLIT_TARGET_WAVES))
+    return max(1, n)
+
+
 def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
     rc = _rate(op, res)
     group = max(1, op.heads // max(op.kv_heads, 1))
@@ -131,18 +154,23 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
     element_s = 2.0 * res.cores / res.vector_flops("fp32")
     if op.kv.bytes < 4:
         element_s += res.cores / res.special_per_s()
-    # staged per unit besides its queries: packed decode units stage STAGED_TILES key tiles
-    # of the cache as stored, other units two (the vector path's converted to the queries'
-    # format)
+    # staged per unit besides its queries: packed decode units as XQA buffers K and V, other
+    # units two key tiles (the vector path's converted to the queries' format)
     if packed:
-        staged_B = STAGED_TILES * KEY_TILE * dims * op.kv.bytes
+        k_part_B = min(K_PART_B, op.qk_dim * op.kv.bytes)
+        staged_B = K_STAGED_KEYS * k_part_B + V_STAGED_KEYS * V_ROW_ELEMENTS * op.kv.bytes
     else:
         staged_B = 2 * KEY_TILE * dims * (op.q.bytes if on_vector else op.kv.bytes)
     prep_B, prep_s = _preprocessing(op, res, cal, decode)
 
+    splits: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
+    if packed:
+        groups = len(op.q_lens) * op.kv_heads
+        splits = (_decode_splits(max(op.past_lens) + 1, groups, res.cores),)
+
     best: Cost | None = None
     for block in (fm, 2 * fm, 4 * fm) if not res.systolic else (fm,):
-        for split in (1, 2, 4, 8, 16, 32, 64):
+        for split in splits:
             units = 0
             busy_s = 0.0  # engine seconds summed over units
             longest_s = 0.0
@@ -153,7 +181,7 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
                 rows = q * shared
                 blocks = math.ceil(rows / block) * (group // shared)
                 keys_last = min(past + q, limit) if limit else past + q
-                if split > 1 and keys_last < split * KEY_TILE:
+                if split > 1 and keys_last < split * KEY_TILE and not packed:
                     break
                 pairs = causal_pairs(q, past, limit) * group  # rows x keys of one KV head
                 per_block_keys = pairs / (q * group) if q else 0.0
