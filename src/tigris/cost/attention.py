@@ -16,8 +16,10 @@ format (an assumption: H100's groups over 32, which fall back to that kernel, me
 21 cycles per key and head at head dim 128 with either cache format; 18 so modelled).
 Decode splits long KV ranges across cores (flash-decoding), at the price of writing and
 re-reading partial results. A packed decode kernel takes its split count by a fixed rule from
-the longest history, window or not (so keys outside a window still cost their units); one-row
-decode units take the split the search finds cheapest. Each unit holds its core for
+the longest history, window or not (so keys outside a window still cost their units), or
+runs as the rule would on fewer cores where that is faster: the rule splits more on more
+cores, and more cores must never make an op slower. One-row decode units take the split the
+search finds cheapest. Each unit holds its core for
 at least the unit latency; decode units small enough to share a core's staging memory (a
 query block and the key tiles they stage) wait together, a prefill unit has its core to
 itself. Prefill launches two kernels of its own before the fused one: one builds the batch's
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from functools import lru_cache
 
 from tigris.cost import energy
 from tigris.cost.model import Cost, combine
@@ -117,6 +120,21 @@ def _preprocessing(
     )
 
 
+@lru_cache(maxsize=4096)
+def _split_plans(history: int, groups: int, cores: int) -> tuple[tuple[int, int], ...]:
+    """(splits, cores used) a packed decode kernel may run with: the rule's split on this
+    chip, and on each smaller core count that would change it, leaving the other cores idle.
+    A chip can always launch as a smaller one would, so more cores never make it slower,
+    though the rule itself, splitting more on more cores, sometimes would."""
+    plans: dict[int, int] = {}
+    for used in range(cores, 0, -1):
+        n = _decode_splits(history, groups, used)
+        plans.setdefault(n, used)  # the most cores that give this split
+        if n == 1:
+            break
+    return tuple(plans.items())
+
+
 def _decode_splits(history: int, groups: int, cores: int) -> int:
     """KV splits per head group of a packed decode kernel, by rule, not by search: one per
     `SPLIT_MIN_KEYS` of the longest history (cached keys and the new one, a window or not),
@@ -163,14 +181,13 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
         staged_B = 2 * KEY_TILE * dims * (op.q.bytes if on_vector else op.kv.bytes)
     prep_B, prep_s = _preprocessing(op, res, cal, decode)
 
-    splits: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
+    plans = tuple((s, res.cores) for s in (1, 2, 4, 8, 16, 32, 64))  # (KV split, cores used)
     if packed:
-        groups = len(op.q_lens) * op.kv_heads
-        splits = (_decode_splits(max(op.past_lens) + 1, groups, res.cores),)
+        plans = _split_plans(max(op.past_lens) + 1, len(op.q_lens) * op.kv_heads, res.cores)
 
     best: Cost | None = None
     for block in (fm, 2 * fm, 4 * fm) if not res.systolic else (fm,):
-        for split in splits:
+        for split, cores in plans:
             units = 0
             busy_s = 0.0  # engine seconds summed over units
             longest_s = 0.0
@@ -199,7 +216,7 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
                 softmax_s += n * op.kv_heads * pairs * (1.0 / special + SOFTMAX_FLOPS / vec)
                 stream_B += n * op.kv_heads * blocks * per_block_keys * dims * op.kv.bytes
             else:
-                waves = math.ceil(units / res.cores)
+                waves = math.ceil(units / cores)
                 engine_s = max(waves * busy_s / max(units, 1), longest_s)
                 soft_s = softmax_s / max(units, 1) * waves
                 compute_s = engine_s + soft_s  # dependent: Q K^T, softmax, P V in turn
@@ -222,7 +239,7 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
                 # decode units that fit a core's staging memory together wait together
                 tile_B = block * op.qk_dim * op.q.bytes + staged_B
                 resident = max(1, int(res.stage_B // tile_B)) if decode else 1
-                latency = math.ceil(units / (res.cores * resident)) * cal.unit_latency_s
+                latency = math.ceil(units / (cores * resident)) * cal.unit_latency_s
                 overhead = cal.attention_overhead_s + (cal.kernel_overhead_s if split > 1 else 0)
                 overhead += prep_s  # a kernel of its own: nothing of it overlaps
                 time_s = overhead + combine(compute_s, memory_s, cal.overlap, latency)
@@ -243,7 +260,10 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
                             unique_B / main.bandwidth_Bps,
                         ),
                         latency_s=latency,
-                        notes=(f"{units} units of {block} query rows, KV split {split}",),
+                        notes=(
+                            f"{units} units of {block} query rows, KV split {split}"
+                            + (f", on {cores} cores" if cores < res.cores else ""),
+                        ),
                     )
     assert best is not None
     return best
