@@ -19,12 +19,12 @@ re-reading partial results. A packed decode kernel takes its split count by a fi
 the longest history, window or not (so keys outside a window still cost their units), or
 runs as the rule would on fewer cores where that is faster: the rule splits more on more
 cores, and more cores must never make an op slower. One-row decode units take the split the
-search finds cheapest. Each unit holds its core for
-at least the unit latency; decode units small enough to share a core's staging memory (a
-query block and the key tiles they stage) wait together, a prefill unit has its core to
-itself. Prefill launches two kernels of its own before the fused one: one builds the batch's
-sequence offsets, one rotates the new queries and keys (RoPE) and writes the new keys and
-values into the paged KV cache; decode kernels fuse both (one new token per sequence).
+search finds cheapest. Each unit holds its core for at least the unit latency; decode units
+small enough to share a core's staging memory (a query block and the key tiles they stage)
+wait together, a prefill unit has its core to itself. Prefill launches two kernels of its
+own before the fused one: one builds the batch's sequence offsets, one rotates the new
+queries and keys (RoPE) and writes the new keys and values into the paged KV cache; decode
+kernels fuse both (one new token per sequence).
 The mapping search tries query blocks of one, two and four engine fragments and KV splits
 at powers of two (packed decode: the rule's split); the cheapest is kept.
 """
