@@ -19,7 +19,7 @@ from tigris.cost.params import Calibration
 from tigris.cost.step import calibration
 from tigris.dtypes import DType
 from tigris.mapping.gemm import GemmShape, plan, rate_class, search
-from tigris.mapping.resources import resources
+from tigris.mapping.resources import Resources, resources
 from tigris.spec.chip import Chip
 from tigris.spec.system import single
 from tigris.workload.ops import Attention, Collective, Gemm, Vector
@@ -37,11 +37,13 @@ def make_chip(
     cache_tbs: float = 6.0,
     hbm_tbs: float = 2.0,
     multicast: int = 1,
+    fp8: bool = False,
 ) -> Chip:
+    rates = {"bf16": macs, "fp8": 2 * macs} if fp8 else {"bf16": macs}
     engine = (
         {"kind": "systolic", "count": 1, "shape": [32, 32], "macs_per_pe": {"bf16": macs / 512}}
         if systolic
-        else {"kind": "mma", "count": 4, "macs_per_cycle": {"bf16": macs}}
+        else {"kind": "mma", "count": 4, "macs_per_cycle": rates}
     )
     return Chip.model_validate(
         {
@@ -281,22 +283,35 @@ def test_split_k_pays_a_second_kernel_to_reduce_its_partial_sums():
     assert four.overhead_s == 2 * CAL.kernel_overhead_s
 
 
-def test_prefill_runs_two_kernels_of_its_own_before_attention_and_decode_none():
+def test_kernels_launched_before_attention_pay_their_launches():
     """Prefill's first kernels (sequence offsets; RoPE, new keys and values into the cache)
-    pay two launches and move the new tokens' queries, keys and values; a decode step's
-    kernel does both inside."""
-    from tigris.cost.attention import PREFILL_KERNELS, attention_cost
+    pay two launches and move the new tokens' queries, keys and values. A decode step pays
+    one (RoPE and the cache write), packed or one-row, except a packed kernel over an 8-bit
+    cache on a chip whose matrix engines take 8-bit operands, which rotates in passing."""
+    from tigris.cost.attention import DECODE_KERNELS, PREFILL_KERNELS, attention_cost
 
-    res = resources(make_chip())
     later = CAL.model_copy(update={"kernel_overhead_s": CAL.kernel_overhead_s + 1e-5})
+
+    def launches(op: Attention, res: Resources) -> float:
+        step = attention_cost(op, res, later).time_s - attention_cost(op, res, CAL).time_s
+        return step / 1e-5
+
+    res, res8 = resources(make_chip()), resources(make_chip(fp8=True))
     prefill = Attention("p", (256,), (0,), 8, 2, 128, 128, DType.bf16, DType.bf16)
-    decode = Attention("d", (1,) * 4, (20,) * 4, 8, 2, 128, 128, DType.bf16, DType.bf16)
-    step = attention_cost(prefill, res, later).time_s - attention_cost(prefill, res, CAL).time_s
-    assert PREFILL_KERNELS == 2 and step == pytest.approx(2e-5)
-    assert attention_cost(decode, res, later).time_s == attention_cost(decode, res, CAL).time_s
+    assert PREFILL_KERNELS == 2 and launches(prefill, res) == pytest.approx(2)
     new_B = 2 * prefill.q_bytes + 256 * 2 * 256 * (2 + 2)  # q in and out; k, v in and cached
     fused_B = prefill.q_bytes + prefill.kv_bytes + prefill.out_bytes
     assert attention_cost(prefill, res, CAL).bytes["hbm"] == pytest.approx(fused_B + new_B)
+
+    def decode(heads: int, kv: DType) -> Attention:
+        return Attention("d", (1,) * 4, (20,) * 4, heads, 2, 128, 128, DType.bf16, kv)
+
+    assert DECODE_KERNELS == 1
+    for heads in (2, 8):  # one-row units, packed units
+        assert launches(decode(heads, DType.bf16), res8) == pytest.approx(1)
+        assert launches(decode(heads, DType.fp8_e4m3), res) == pytest.approx(1)
+    assert launches(decode(2, DType.fp8_e4m3), res8) == pytest.approx(1)
+    assert launches(decode(8, DType.fp8_e4m3), res8) == pytest.approx(0)
 
 
 def test_packed_decode_splits_by_the_kernel_rule_on_the_whole_history():
@@ -348,7 +363,8 @@ def test_decode_shares_a_kv_read_among_at_most_32_query_heads_except_mla():
         split = int(c.notes[0].split("KV split ")[1].split(",")[0])
         partial_B = 2 * seqs * heads * v * 4 * split if split > 1 else 0  # fp32 partials
         kv = (c.bytes["l2"] - op.q_bytes - op.out_bytes - partial_B) / op.kv_bytes
-        return kv, rows, c.bytes["hbm"] - op.q_bytes - op.out_bytes - op.kv_bytes
+        new_B = 2 * op.q_bytes + seqs * (qk + v) * (2 + 2)  # the step's RoPE kernel
+        return kv, rows, c.bytes["hbm"] - new_B - op.q_bytes - op.out_bytes - op.kv_bytes
 
     assert DECODE_GROUP_LIMIT == 32
     kv, rows, rest = streams(32)

@@ -23,8 +23,9 @@ search finds cheapest. Each unit holds its core for at least the unit latency; d
 small enough to share a core's staging memory (a query block and the key tiles they stage)
 wait together, a prefill unit has its core to itself. Prefill launches two kernels of its
 own before the fused one: one builds the batch's sequence offsets, one rotates the new
-queries and keys (RoPE) and writes the new keys and values into the paged KV cache; decode
-kernels fuse both (one new token per sequence).
+queries and keys (RoPE) and writes the new keys and values into the paged KV cache. A decode
+step launches the second, unless its kernel multiplies an 8-bit cache on the matrix engines
+(that kernel rotates and writes the new token itself).
 The mapping search tries query blocks of one, two and four engine fragments and KV splits
 at powers of two (packed decode: the rule's split); the cheapest is kept.
 """
@@ -50,8 +51,19 @@ KEY_TILE = 64  # keys a unit stages at once (two buffers); the least keys per KV
 DECODE_GROUP_LIMIT = 32
 # Kernels a prefill launches before its fused attention: one builds the batch's sequence
 # offsets, one rotates and writes the new keys (TensorRT-LLM's `AttentionOp::enqueueContext`:
-# invokeBuildDecoderInfo, then invokeQKVPreprocessing). A decode step fuses both.
+# invokeBuildDecoderInfo, then invokeQKVPreprocessing).
 PREFILL_KERNELS = 2
+# A decode step launches one kernel before its attention kernel, to rotate the new token's
+# query and key and write its key and value into the cache: XQA's kernels for a head group
+# call invokeQKVPreprocessing first. Not the warp-specialised XQA kernel (mha_sm90.cu), which
+# rotates in passing (`appliesRoPEInXqaKernel`, decoderXQAImplJIT); its launcher takes it only
+# on a chip whose matrix engines multiply the cache's 8-bit format as it is
+# (`supportConfigQGMMA`: sm90 and an E4M3 cache, in the TensorRT-LLM versions the measured
+# tables name), never for absorbed MLA. The masked multi-head kernel rotates in passing too,
+# yet its smallest steps on H100 measure as XQA's two kernels do at every head dim (7.50,
+# 8.51, 7.69, 8.45 us at 64, 128, 192, 256, against 7.49, 8.43, 7.65, 8.40, bf16 cache), and
+# the warp-specialised kernel's one lower (5.5-5.9 us): it is priced as the former.
+DECODE_KERNELS = 1
 # What a decode unit packing a head group stages, as TensorRT-LLM's XQA kernel (mha.cu) on
 # sm80/sm90 buffers it: K for 512 keys (4 warps x 2 buffers x 64 keys) in parts of at most
 # 128 bytes of each key's head, V for 128 keys (2 buffers x 64) in rows of 256 elements.
@@ -105,17 +117,27 @@ def _shared_heads(op: Attention, q: int, past: int, group: int) -> int:
     return group
 
 
+def _preprocessing_kernels(op: Attention, res: Resources, decode: bool, packed: bool) -> int:
+    """Kernels launched before the fused attention one: prefill's two; a decode step's one,
+    unless a packed kernel multiplies an 8-bit cache on the matrix engines as it is (the
+    kernel that does so rotates the new token itself)."""
+    if not decode:
+        return PREFILL_KERNELS
+    native_8bit = op.kv.bits == 8 and op.kv.rate_class in res.macs_per_core_cycle
+    return 0 if packed and native_8bit and op.qk_dim == op.v_dim else DECODE_KERNELS
+
+
 def _preprocessing(
-    op: Attention, res: Resources, cal: Calibration, decode: bool
+    op: Attention, res: Resources, cal: Calibration, kernels: int
 ) -> tuple[float, float]:
-    """Bytes and seconds of prefill's own first kernel: read the new queries, keys and values
-    as the projection wrote them, write the rotated queries back and the keys and values into
-    the cache. Nothing for a decode step, whose kernels do this in passing."""
-    if decode:
+    """Bytes and seconds of the kernels before the fused one: read the new queries, keys and
+    values as the projection wrote them, write the rotated queries back and the keys and
+    values into the cache. Nothing when the attention kernel does this in passing."""
+    if not kernels:
         return 0.0, 0.0
     new_kv = sum(op.q_lens) * op.kv_heads * (op.qk_dim + op.v_dim)
     moved = 2.0 * op.q_bytes + new_kv * (op.q.bytes + op.kv.bytes)
-    return moved, PREFILL_KERNELS * cal.kernel_overhead_s + moved / (
+    return moved, kernels * cal.kernel_overhead_s + moved / (
         res.main.bandwidth_Bps * cal.memory_efficiency
     )
 
@@ -179,7 +201,7 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
         staged_B = K_STAGED_KEYS * k_part_B + V_STAGED_KEYS * V_ROW_ELEMENTS * op.kv.bytes
     else:
         staged_B = 2 * KEY_TILE * dims * (op.q.bytes if on_vector else op.kv.bytes)
-    prep_B, prep_s = _preprocessing(op, res, cal, decode)
+    prep_B, prep_s = _preprocessing(op, res, cal, _preprocessing_kernels(op, res, decode, packed))
 
     plans = tuple((s, res.cores) for s in (1, 2, 4, 8, 16, 32, 64))  # (KV split, cores used)
     if packed:
