@@ -347,6 +347,22 @@ def test_packed_decode_splits_by_the_kernel_rule_on_the_whole_history():
     assert all(b <= a * (1 + 1e-9) for a, b in itertools.pairwise(times))
 
 
+def test_a_kernel_over_an_8bit_cache_on_8bit_engines_splits_by_the_window():
+    """The packed decode kernel that multiplies an 8-bit cache as it is (on engines that take
+    8-bit operands) splits by the window's keys, so a windowed step takes as long at any
+    history; a 16-bit cache, or an 8-bit one on engines without the format, splits by the
+    whole history and grows with it."""
+    from tigris.cost.attention import attention_cost
+
+    def windowed(past: int, kv: DType, fp8: bool = True) -> float:
+        op = Attention("d", (1,), (past,), 64, 8, 128, 128, DType.bf16, kv, window=128)
+        return attention_cost(op, resources(make_chip(cores=132, fp8=fp8)), CAL).time_s
+
+    assert windowed(131071, DType.fp8_e4m3) == pytest.approx(windowed(127, DType.fp8_e4m3))
+    assert windowed(131071, DType.bf16) > windowed(127, DType.bf16)
+    assert windowed(131071, DType.fp8_e4m3, fp8=False) > windowed(127, DType.fp8_e4m3, fp8=False)
+
+
 def test_decode_shares_a_kv_read_among_at_most_32_query_heads_except_mla():
     """Up to 32 query heads share their KV head's stream (one per block of query rows); a
     GQA group of 64 streams it once per query head (through the cache; main memory still
