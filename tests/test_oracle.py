@@ -38,7 +38,9 @@ def make_chip(
     hbm_tbs: float = 2.0,
     multicast: int = 1,
     fp8: bool = False,
+    regs_kib: float = 0.0,
 ) -> Chip:
+    regs = [{"name": "rf", "kind": "registers", "scope": "core", "capacity": regs_kib * 1024}]
     rates = {"bf16": macs, "fp8": 2 * macs} if fp8 else {"bf16": macs}
     engine = (
         {"kind": "systolic", "count": 1, "shape": [32, 32], "macs_per_pe": {"bf16": macs / 512}}
@@ -57,6 +59,7 @@ def make_chip(
                 "vector": [{"lanes": 32, "flops_per_lane": {"fp32": 2}, "special_per_cycle": 4}],
             },
             "memory": [
+                *(regs if regs_kib else []),
                 {"name": "smem", "kind": "shared", "scope": "core", "capacity": stage_kib * 1024},
                 {
                     "name": "l2",
@@ -420,6 +423,30 @@ def test_prefill_takes_a_unit_per_query_head_and_decode_per_kv_head():
 
     assert wait(DType.fp8_e4m3) <= wait(DType.bf16) / 2
     assert wait(DType.bf16, 64) == wait(DType.bf16)
+
+
+def test_one_row_decode_units_share_a_core_as_its_registers_and_their_logits_allow():
+    """One-row decode units stage no keys: a core holds as many as its registers allow (64
+    KiB each: four in 256 KiB), whatever the head width, unless their logits (4 bytes and
+    again 2 per key, bf16 queries) fill its staging memory first."""
+    from tigris.cost.attention import VECTOR_UNIT_REGISTERS_B, attention_cost
+
+    cores, seqs, heads = 32, 64, 32
+    res = resources(make_chip(cores=cores, stage_kib=228, regs_kib=256))
+    assert res.accum_B // VECTOR_UNIT_REGISTERS_B == 4
+
+    def latency(dim: int, past: int, stage_kib: float = 228) -> float:
+        chip = make_chip(cores=cores, stage_kib=stage_kib, regs_kib=256)
+        op = Attention("d", (1,) * seqs, (past,) * seqs, heads, heads, dim, dim, *[DType.bf16] * 2)
+        c = attention_cost(op, resources(chip), CAL)
+        assert "KV split 1," in c.notes[0] + ","
+        return c.latency_s
+
+    waves = math.ceil(seqs * heads / (cores * 4))
+    assert latency(64, 16) == latency(256, 16) == pytest.approx(waves * CAL.unit_latency_s)
+    # 16 keys of logits take 96 bytes; a 20,000-key unit 120,000: one per 228 KiB
+    assert latency(128, 19_999) == pytest.approx(4 * latency(128, 16))
+    assert latency(128, 16, stage_kib=64) == latency(128, 16)
 
 
 def test_one_row_decode_runs_on_vector_lanes_converting_each_cached_element():

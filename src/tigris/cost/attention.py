@@ -21,8 +21,9 @@ the kernel that multiplies an 8-bit cache as it is, which counts the window's ke
 runs as the rule would on fewer cores where that is faster: the rule splits more on more
 cores, and more cores must never make an op slower. One-row decode units take the split the
 search finds cheapest. Each unit holds its core for at least the unit latency; decode units
-small enough to share a core's staging memory (a query block and the key tiles they stage)
-wait together, a prefill unit has its core to itself. Prefill launches two kernels of its
+small enough to share a core's staging memory (a query block and the key tiles they stage;
+one-row units: as many as its registers hold, if their logits fit) wait together, a prefill
+unit has its core to itself. Prefill launches two kernels of its
 own before the fused one: one builds the batch's sequence offsets, one rotates the new
 queries and keys (RoPE) and writes the new keys and values into the paged KV cache. A decode
 step launches the second, unless its kernel multiplies an 8-bit cache on the matrix engines
@@ -81,6 +82,13 @@ V_ROW_ELEMENTS = 256
 # back to keep the grid within 8 waves of the cores (kTargetWaveFactor).
 SPLIT_MIN_KEYS = 128
 SPLIT_TARGET_WAVES = 8
+# A one-row decode unit is a block of TensorRT-LLM's masked multi-head kernel: 256 threads,
+# which stage no keys (each thread loads its share of a key straight into registers) but
+# hold the step's logits in shared memory, fp32 and again in the queries' format
+# (`smem_size_in_bytes`). Registers bound the rest: its launcher notes at most 32 warps per
+# SM, limited by registers (`mmha_launch_kernel_ex`), four such blocks in a 256 KiB register
+# file: 64 KiB a unit.
+VECTOR_UNIT_REGISTERS_B = 64 * 1024
 
 
 def _rate(op: Attention, res: Resources) -> str:
@@ -198,13 +206,13 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
     element_s = 2.0 * res.cores / res.vector_flops("fp32")
     if op.kv.bytes < 4:
         element_s += res.cores / res.special_per_s()
-    # staged per unit besides its queries: packed decode units as XQA buffers K and V, other
-    # units two key tiles (the vector path's converted to the queries' format)
+    # staged per unit besides its queries: packed decode units as XQA buffers K and V, prefill
+    # units two key tiles (one-row decode units: their logits, below)
     if packed:
         k_part_B = min(K_PART_B, op.qk_dim * op.kv.bytes)
         staged_B = K_STAGED_KEYS * k_part_B + V_STAGED_KEYS * V_ROW_ELEMENTS * op.kv.bytes
     else:
-        staged_B = 2 * KEY_TILE * dims * (op.q.bytes if on_vector else op.kv.bytes)
+        staged_B = 2 * KEY_TILE * dims * op.kv.bytes
     prep_B, prep_s = _preprocessing(op, res, cal, _preprocessing_kernels(op, res, decode, packed))
 
     plans = tuple((s, res.cores) for s in (1, 2, 4, 8, 16, 32, 64))  # (KV split, cores used)
@@ -222,6 +230,7 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
             longest_s = 0.0
             softmax_s = 0.0
             stream_B = 0.0
+            unit_keys = 0.0  # the longest unit's keys
             for (q, past), n in seqs.items():
                 shared = _shared_heads(op, q, past, group)
                 rows = q * shared
@@ -229,6 +238,7 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
                 keys_last = min(past + q, limit) if limit else past + q
                 if split > 1 and keys_last < split * KEY_TILE and not packed:
                     break
+                unit_keys = max(unit_keys, keys_last / split)
                 pairs = causal_pairs(q, past, limit) * group  # rows x keys of one KV head
                 per_block_keys = pairs / (q * group) if q else 0.0
                 if on_vector:  # one row: each cached element converted and multiplied once
@@ -268,6 +278,10 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
                 # decode units that fit a core's staging memory together wait together
                 tile_B = block * op.qk_dim * op.q.bytes + staged_B
                 resident = max(1, int(res.stage_B // tile_B)) if decode else 1
+                if on_vector:  # registers bound, then the logits in staging memory
+                    logits_B = (4 + (op.q.bytes if op.q.bytes < 4 else 0)) * max(unit_keys, 1)
+                    by_regs = int(res.accum_B // VECTOR_UNIT_REGISTERS_B)
+                    resident = max(1, min(by_regs, int(res.stage_B // logits_B)))
                 latency = math.ceil(units / (cores * resident)) * cal.unit_latency_s
                 overhead = cal.attention_overhead_s + (cal.kernel_overhead_s if split > 1 else 0)
                 overhead += prep_s  # a kernel of its own: nothing of it overlaps
