@@ -39,6 +39,7 @@ def make_chip(
     multicast: int = 1,
     fp8: bool = False,
     regs_kib: float = 0.0,
+    pdl: bool = False,
 ) -> Chip:
     regs = [{"name": "rf", "kind": "registers", "scope": "core", "capacity": regs_kib * 1024}]
     rates = {"bf16": macs, "fp8": 2 * macs} if fp8 else {"bf16": macs}
@@ -55,6 +56,7 @@ def make_chip(
             "cores": {
                 "count": cores,
                 "multicast": multicast,
+                "dependent_launch": pdl,
                 "matrix": [engine],
                 "vector": [{"lanes": 32, "flops_per_lane": {"fp32": 2}, "special_per_cycle": 4}],
             },
@@ -447,6 +449,24 @@ def test_one_row_decode_units_share_a_core_as_its_registers_and_their_logits_all
     # 16 keys of logits take 96 bytes; a 20,000-key unit 120,000: one per 228 KiB
     assert latency(128, 19_999) == pytest.approx(4 * latency(128, 16))
     assert latency(128, 16, stage_kib=64) == latency(128, 16)
+
+
+def test_a_decode_kernels_first_wave_starts_early_where_the_chip_launches_dependently():
+    """With dependent launch, a decode kernel's first wave is set up while the kernel before
+    it ends: a one-wave decode holds its cores for no unit latency, a three-wave one for two;
+    prefill units hold theirs either way."""
+    from tigris.cost.attention import attention_cost
+
+    def latency(seqs: int, q: int, pdl: bool) -> float:
+        res = resources(make_chip(cores=32, stage_kib=228, regs_kib=256, pdl=pdl))
+        op = Attention("a", (q,) * seqs, (16,) * seqs, 8, 8, 128, 128, *[DType.bf16] * 2)
+        return attention_cost(op, res, CAL).latency_s
+
+    ul = CAL.unit_latency_s
+    assert latency(16, 1, False) == pytest.approx(ul) and latency(16, 1, True) == 0.0
+    assert latency(48, 1, False) == pytest.approx(3 * ul)  # 384 one-row units, 128 a wave
+    assert latency(48, 1, True) == pytest.approx(2 * ul)
+    assert latency(16, 64, True) == latency(16, 64, False) > 0
 
 
 def test_one_row_decode_runs_on_vector_lanes_converting_each_cached_element():

@@ -60,6 +60,7 @@ class Resources:
     onchip: tuple[Level, ...]  # chip-scope on-chip levels, inner first
     main: Level  # where weights and KV cache live
     multicast: int = 1  # cores one cache read reaches at once (operand tiles shared in a cluster)
+    dependent_launch: bool = False  # a kernel's first wave may start as the one before ends
 
     def __hash__(self) -> int:
         return hash(self.key)
@@ -176,6 +177,7 @@ def _resources(key: str) -> Resources:
         onchip=onchip,
         main=main,
         multicast=chip.cores.multicast or 1,
+        dependent_launch=chip.cores.dependent_launch,
     )
 
 

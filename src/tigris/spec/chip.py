@@ -109,6 +109,11 @@ class Core(Spec):
         description="cores one read from the chip-wide cache is delivered to at once (a "
         "cluster sharing an operand tile, e.g. Hopper's TMA multicast); none: 1",
     )
+    dependent_launch: bool = Field(
+        False,
+        description="a kernel may launch, and its first cores start, while the kernel before "
+        "it in the stream finishes (NVIDIA's programmatic dependent launch)",
+    )
 
 
 MemoryKind = Literal[
