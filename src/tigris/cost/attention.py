@@ -95,8 +95,8 @@ VECTOR_UNIT_REGISTERS_B = 64 * 1024
 # allows it (XQA's kernels under ENABLE_PDL: prologue, then griddepcontrol.wait; the masked
 # multi-head launcher with PDL enabled): their first wave of units is resident and set up
 # when that kernel ends, so only the waves after it hold their cores for the unit latency.
-# Prefill is not priced so: fitted that way too, H100's attention loss rose from 0.299 to
-# 0.321 (decode only: from 0.334).
+# Prefill is not priced so: H100's fitted attention loss is 0.299 with decode alone priced
+# this way, 0.321 with prefill too, 0.334 with neither.
 
 
 def _rate(op: Attention, res: Resources) -> str:
@@ -137,14 +137,19 @@ def _shared_heads(op: Attention, q: int, past: int, group: int) -> int:
     return group
 
 
+def _warp_specialised(op: Attention, res: Resources, packed: bool) -> bool:
+    """Whether a packed decode runs the kernel that multiplies an 8-bit cache on the matrix
+    engines as it is (Hopper's XQA kernel, mha_sm90.cu; never absorbed MLA)."""
+    native_8bit = op.kv.bits == 8 and op.kv.rate_class in res.macs_per_core_cycle
+    return packed and native_8bit and op.qk_dim == op.v_dim
+
+
 def _preprocessing_kernels(op: Attention, res: Resources, decode: bool, packed: bool) -> int:
     """Kernels launched before the fused attention one: prefill's two; a decode step's one,
-    unless a packed kernel multiplies an 8-bit cache on the matrix engines as it is (the
-    kernel that does so rotates the new token itself)."""
+    unless its kernel is the warp-specialised one, which rotates the new token itself."""
     if not decode:
         return PREFILL_KERNELS
-    native_8bit = op.kv.bits == 8 and op.kv.rate_class in res.macs_per_core_cycle
-    return 0 if packed and native_8bit and op.qk_dim == op.v_dim else DECODE_KERNELS
+    return 0 if _warp_specialised(op, res, packed) else DECODE_KERNELS
 
 
 def _preprocessing(
@@ -226,8 +231,8 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
     plans = tuple((s, res.cores) for s in (1, 2, 4, 8, 16, 32, 64))  # (KV split, cores used)
     if packed:
         history = max(op.past_lens) + 1
-        if limit and _preprocessing_kernels(op, res, decode, packed) == 0:
-            history = min(history, limit)  # the warp-specialised kernel: the window's keys
+        if limit and _warp_specialised(op, res, packed):
+            history = min(history, limit)  # that kernel counts the window's keys only
         plans = _split_plans(history, len(op.q_lens) * op.kv_heads, res.cores)
 
     best: Cost | None = None
@@ -292,7 +297,7 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
                     resident = max(1, min(by_regs, int(res.stage_B // logits_B)))
                 waves_held = math.ceil(units / (cores * resident))
                 if decode and res.dependent_launch:  # the first wave starts early
-                    waves_held -= 1
+                    waves_held = max(0, waves_held - 1)
                 latency = waves_held * cal.unit_latency_s
                 overhead = cal.attention_overhead_s + (cal.kernel_overhead_s if split > 1 else 0)
                 overhead += prep_s  # a kernel of its own: nothing of it overlaps
