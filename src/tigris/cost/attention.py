@@ -67,9 +67,6 @@ PREFILL_KERNELS = 2
 # yet its smallest steps on H100 measure as XQA's two kernels do at every head dim (7.50,
 # 8.51, 7.69, 8.45 us at 64, 128, 192, 256, against 7.49, 8.43, 7.65, 8.40, bf16 cache), and
 # the warp-specialised kernel's one lower (5.5-5.9 us): it is priced as the former.
-# Under a sliding window that kernel's time does not grow with the history as the others'
-# does (H100, fp8 cache, head dim 192, 8 KV heads, window 128: one sequence 7.0-7.9 us from
-# 128 keys to 32,768; bf16 12.8 to 29.2): its split rule counts the window's keys only.
 DECODE_KERNELS = 1
 # What a decode unit packing a head group stages, as TensorRT-LLM's XQA kernel (mha.cu) on
 # sm80/sm90 buffers it: K for 512 keys (4 warps x 2 buffers x 64 keys) in parts of at most
@@ -139,7 +136,10 @@ def _shared_heads(op: Attention, q: int, past: int, group: int) -> int:
 
 def _warp_specialised(op: Attention, res: Resources, packed: bool) -> bool:
     """Whether a packed decode runs the kernel that multiplies an 8-bit cache on the matrix
-    engines as it is (Hopper's XQA kernel, mha_sm90.cu; never absorbed MLA)."""
+    engines as it is (Hopper's XQA kernel, mha_sm90.cu; never absorbed MLA). Under a sliding
+    window its time does not grow with the history as the others' does (H100, fp8 cache, head
+    dim 192, 8 KV heads, window 128: one sequence 7.0-7.9 us from 128 keys to 32,768; bf16
+    12.8 to 29.2 us), so its split rule counts the window's keys only."""
     native_8bit = op.kv.bits == 8 and op.kv.rate_class in res.macs_per_core_cycle
     return packed and native_8bit and op.qk_dim == op.v_dim
 
@@ -220,7 +220,7 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
     if op.kv.bytes < 4:
         element_s += res.cores / res.special_per_s()
     # staged per unit besides its queries: packed decode units as XQA buffers K and V, prefill
-    # units two key tiles (one-row decode units: their logits, below)
+    # units two key tiles (one-row decode units stage none: their logits, below)
     if packed:
         k_part_B = min(K_PART_B, op.qk_dim * op.kv.bytes)
         staged_B = K_STAGED_KEYS * k_part_B + V_STAGED_KEYS * V_ROW_ELEMENTS * op.kv.bytes
@@ -288,13 +288,18 @@ def attention_cost(op: Attention, res: Resources, cal: Calibration) -> Cost:
                     dram_B = stream_B + op.q_bytes + op.out_bytes + partial_B
                 memory_s[main.name] = dram_B / (main.bandwidth_Bps * cal.memory_efficiency)
                 moved[main.name] = dram_B + prep_B
-                # decode units that fit a core's staging memory together wait together
-                tile_B = block * op.qk_dim * op.q.bytes + staged_B
-                resident = max(1, int(res.stage_B // tile_B)) if decode else 1
-                if on_vector:  # registers bound, then the logits in staging memory
+                # decode units that fit a core together wait together: one-row units as
+                # registers allow, then their logits in staging memory; others as their
+                # query block and staged keys fit staging memory
+                if on_vector:
                     logits_B = (4 + (op.q.bytes if op.q.bytes < 4 else 0)) * max(unit_keys, 1)
                     by_regs = int(res.accum_B // VECTOR_UNIT_REGISTERS_B)
                     resident = max(1, min(by_regs, int(res.stage_B // logits_B)))
+                elif decode:
+                    tile_B = block * op.qk_dim * op.q.bytes + staged_B
+                    resident = max(1, int(res.stage_B // tile_B))
+                else:
+                    resident = 1
                 waves_held = math.ceil(units / (cores * resident))
                 if decode and res.dependent_launch:  # the first wave starts early
                     waves_held = max(0, waves_held - 1)
