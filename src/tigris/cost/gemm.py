@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from tigris.cost import energy
 from tigris.cost.model import Cost, combine
 from tigris.cost.params import CACHE_EFFICIENCY, Calibration
 from tigris.mapping.gemm import (
+    Floors,
     GemmPlan,
     GemmShape,
     rate_class,
@@ -66,22 +69,28 @@ def plan_time(
 
 
 def search_bound(shape: GemmShape, res: Resources, cal: Calibration, promotion: float = 0.0):
-    """`plan_time`'s lower bound from engine cycles and k-steps alone: main memory supplies
-    each operand at least once and takes the output once, whatever the placement."""
-    unique_B = (
-        shape.m * shape.k * shape.a_B
-        + shape.groups * shape.k * shape.n * shape.b_B
-        + shape.m * shape.n * shape.out_B
-    )
-    dram_s = unique_B / (res.main.bandwidth_Bps * cal.memory_efficiency)
+    """`plan_time`'s lower bound for each placement, from the `Floors` of its counts: main
+    memory also supplies each operand at least once and takes the output once, whatever
+    the placement."""
+    out_B = shape.m * shape.n * shape.out_B
+    unique_B = shape.m * shape.k * shape.a_B + shape.groups * shape.k * shape.n * shape.b_B + out_B
+    main_bw = res.main.bandwidth_Bps * cal.memory_efficiency
     per_cycle = 1.0 / (res.cores * res.clock_Hz * cal.matrix_efficiency)
-    keep = 1.0 - cal.overlap
+    cache = res.cache
 
-    def lower(engine_cycles: float, k_steps: int) -> float:
-        parts = sorted(
-            (engine_cycles * per_cycle + promotion, k_steps * cal.step_latency_s, dram_s)
-        )
-        return cal.kernel_overhead_s + parts[2] + keep * parts[1]
+    def lower(f: Floors) -> np.ndarray:
+        parts = [f.engine_cycles * per_cycle + promotion, f.k_steps * cal.step_latency_s]
+        if cache is not None:
+            via = (f.cache_read_B + out_B + f.partial_B) / (cache.bandwidth_Bps * CACHE_EFFICIENCY)
+            parts.append(np.maximum(via, f.cache_read_busiest_B / res.port_Bps))
+            parts.append(np.full_like(via, unique_B / main_bw))
+        else:
+            parts.append((np.maximum(unique_B, f.cache_read_B + out_B) + f.partial_B) / main_bw)
+        if res.stage_Bps:
+            parts.append(f.cache_read_busiest_B * 2 / res.stage_Bps)
+        ranked = np.sort(np.stack(parts), axis=0)
+        launches = np.where(f.split_k > 1, 2, 1)
+        return launches * cal.kernel_overhead_s + ranked[-1] + (1.0 - cal.overlap) * ranked[-2]
 
     return lower
 
@@ -94,8 +103,10 @@ def waves_floor(
     res: Resources,
     cal: Calibration,
     promotion: float = 0.0,
+    serial: bool = False,
 ) -> tuple[float, float]:
-    """Lower bounds of `plan_time` for p's work units spread over fewer cores: in exactly
+    """Lower bounds of `plan_time` (`serial`: block-scaled) for p's work units spread over
+    fewer cores: in exactly
     `waves` waves, and in `waves` or more. Each wave costs one unit's engine cycles and k-step
     latency; the busiest core's reads follow from the waves alone (`reads_busiest`), and all
     cores' reads per unit fall as the waves grow, no lower than the longest run of units
@@ -106,13 +117,17 @@ def waves_floor(
         p.unit_steps * cal.step_latency_s,
     )
     compute, latency = waves * per_wave[0] + promotion, waves * per_wave[1]
+    cache, dram_bw = res.cache, res.main.bandwidth_Bps * cal.memory_efficiency
+    if serial:  # `serial_s` adds to the engines' time; every unit's first k-step loads once
+        bw = cache.bandwidth_Bps * CACHE_EFFICIENCY if cache is not None else dram_bw
+        first_B = p.tiles * p.unit_read_B / max(p.unit_steps, 1)
+        compute, latency = compute + latency + first_B / bw + p.dram_write_B / dram_bw, 0.0
     busiest = reads_busiest(waves, p.unit_read_B, p.keeps)
     # no placement of more waves than `most` can reach `best_s` on its waves' time alone
     spare = best_s - cal.kernel_overhead_s
     most = max(waves, spare / max(per_wave)) if max(per_wave) > 0 else math.inf
     saved = max((k * (1 - 1 / min(r, most)) for k, r in p.keeps), default=0.0)
     stage = busiest * 2 / res.stage_Bps if res.stage_Bps else 0.0
-    cache, dram_bw = res.cache, res.main.bandwidth_Bps * cal.memory_efficiency
     out = []
     for reads in (p.tiles * busiest / waves, p.tiles * (p.unit_read_B - saved)):
         reads = shared_reads(reads, p.tiles * p.multicast_B, shape)
@@ -202,7 +217,7 @@ def gemm_cost(op: Gemm, res: Resources, cal: Calibration, exhaustive: bool = Fal
         res,
         lambda p: plan_time(p, res, cal, promotion, bool(op.scale_block_k)),
         exhaustive,
-        lambda p, w, b: waves_floor(p, w, b, shape, res, cal, promotion),
+        lambda p, w, b: waves_floor(p, w, b, shape, res, cal, promotion, bool(op.scale_block_k)),
         search_bound(shape, res, cal, promotion),
     )
     cost = plan_cost(op, best, res, cal, rc)

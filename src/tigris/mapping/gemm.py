@@ -18,15 +18,19 @@ Turning counts into time is `cost/`'s job; `search` picks the placement an objec
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
+
+import numpy as np
 
 from tigris.mapping.resources import Resources
 from tigris.workload.ops import Gemm
 
 Dataflow = Literal["output", "weight", "input"]
 Order = Literal["n-inner", "m-inner"]
+DATAFLOWS: tuple[Dataflow, ...] = ("output", "weight", "input")
+Int = int | np.ndarray  # a count, or one per placement
 ACCUM_BYTES = 4  # fp32 accumulators and split-k partial sums
 STAGES = 2  # double-buffered operand staging
 MAX_TILE = 1024
@@ -87,6 +91,42 @@ class GemmMapping:
 
 
 @dataclass(frozen=True, slots=True)
+class Candidates:
+    """Placements as columns, one entry each, so the search counts and bounds them together."""
+
+    tile_m: np.ndarray
+    tile_n: np.ndarray
+    tile_k: np.ndarray
+    split_k: np.ndarray
+    stream_k: np.ndarray  # bool
+    dataflow: np.ndarray  # index into DATAFLOWS
+    cores: np.ndarray  # cores each placement uses
+
+    @staticmethod
+    def table(rows: list[tuple[int, int, int, int, bool, int, int]]) -> Candidates:
+        """From rows of (tile_m, tile_n, tile_k, split_k, stream_k, dataflow index, cores)."""
+        cols = np.array(rows, dtype=np.int64).reshape(-1, 7).T
+        return Candidates(cols[0], cols[1], cols[2], cols[3], cols[4] != 0, cols[5], cols[6])
+
+    def __len__(self) -> int:
+        return len(self.tile_m)
+
+    def __getitem__(self, i: int) -> GemmMapping:
+        return GemmMapping(
+            int(self.tile_m[i]),
+            int(self.tile_n[i]),
+            int(self.tile_k[i]),
+            int(self.split_k[i]),
+            dataflow=DATAFLOWS[self.dataflow[i]],
+            cores=int(self.cores[i]),
+            stream_k=bool(self.stream_k[i]),
+        )
+
+    def __iter__(self) -> Iterator[GemmMapping]:
+        return (self[i] for i in range(len(self)))
+
+
+@dataclass(frozen=True, slots=True)
 class GemmPlan:
     mapping: GemmMapping
     tiles: int  # work units: output tiles x split_k
@@ -116,42 +156,43 @@ def _pad(x: int, to: int) -> int:
     return -(-x // to) * to
 
 
-def _tile_cycles(
-    res: Resources, rate_class: str, tm: int, tn: int, kc: int, dataflow: Dataflow
-) -> float:
-    """Engine cycles for one core to compute a tm x tn tile over kc of k."""
+def _tile_cycles(res: Resources, rate_class: str, tm: Int, tn: Int, kc: Int, dataflow: Int):
+    """Engine cycles for one core to compute a tm x tn tile over kc of k (`dataflow`: the
+    index in DATAFLOWS); numbers, or arrays of them, one entry per placement."""
     macs_cycle = res.macs_per_core_cycle[rate_class]
     if not res.systolic:
         f = res.fragment
         return _pad(tm, f[0]) * _pad(tn, f[1]) * kc / macs_cycle
     rows, cols = res.fragment
     engines = macs_cycle / (rows * cols)  # arrays per core x MACs per PE per cycle
-    if dataflow == "output":  # C tile stays, A and B stream over kc; fill + drain per pass
-        passes, per_pass = math.ceil(tm / rows) * math.ceil(tn / cols), kc + rows + cols
-    elif dataflow == "weight":  # a rows(k) x cols(n) block of B stays; tm rows of A stream
-        passes, per_pass = math.ceil(kc / rows) * math.ceil(tn / cols), tm + rows + cols
-    else:  # input-stationary: a rows(k) x cols(m) block of A stays; tn columns of B stream
-        passes, per_pass = math.ceil(kc / rows) * math.ceil(tm / cols), tn + rows + cols
-    return passes * per_pass / engines
+    by_dataflow = (  # passes x cycles per pass (fill + drain each pass), in DATAFLOWS' order
+        # output-stationary: the C tile stays, A and B stream over kc
+        -(-tm // rows) * -(-tn // cols) * (kc + rows + cols),
+        # weight-stationary: a rows(k) x cols(n) block of B stays; tm rows of A stream
+        -(-kc // rows) * -(-tn // cols) * (tm + rows + cols),
+        # input-stationary: a rows(k) x cols(m) block of A stays; tn columns of B stream
+        -(-kc // rows) * -(-tm // cols) * (tn + rows + cols),
+    )
+    cycles = sum((dataflow == i) * c for i, c in enumerate(by_dataflow))  # type: ignore[misc]
+    return cycles / engines
 
 
-def counts(
-    shape: GemmShape, res: Resources, rate_class: str, mp: GemmMapping
-) -> tuple[int, int, int, int, float]:
-    """Tile-rows, tile-columns, waves, k of one work unit, and the busiest core's engine cycles."""
-    tm = mp.tile_m
-    tiles_n = -(-shape.n // mp.tile_n)
-    tiles_m = 0
-    for r, g in shape.rows:
-        tiles_m += -(-r // tm) * g
-    cores = min(mp.cores, res.cores) if mp.cores else res.cores
-    if mp.stream_k:  # units are k-steps: waves counts the busiest core's k-steps
-        kc = mp.tile_k
-        waves = -(-(tiles_m * tiles_n * -(-shape.k // kc)) // cores)
+def counts(shape: GemmShape, res: Resources, rate_class: str, c: GemmMapping | Candidates):
+    """Tile-rows, tile-columns, waves, k of one work unit, and the busiest core's engine
+    cycles: numbers for one placement, arrays (one entry each) for `Candidates`. Stream-K's
+    units are k-steps: its waves count the busiest core's k-steps."""
+    if isinstance(c, GemmMapping):
+        cores = min(c.cores, res.cores) if c.cores else res.cores
+        dataflow: Int = DATAFLOWS.index(c.dataflow)
     else:
-        waves = -(-(tiles_m * tiles_n * mp.split_k) // cores)
-        kc = -(-shape.k // mp.split_k)
-    cycles = waves * _tile_cycles(res, rate_class, tm, mp.tile_n, kc, mp.dataflow)
+        cores, dataflow = c.cores, c.dataflow
+    whole = 1 - c.stream_k  # (bool arithmetic, so numbers and arrays alike)
+    tiles_n = -(-shape.n // c.tile_n)
+    tiles_m = sum(-(-r // c.tile_m) * g for r, g in shape.rows)
+    kc = c.stream_k * c.tile_k + whole * -(-shape.k // c.split_k)
+    units = tiles_m * tiles_n * (c.stream_k * -(-shape.k // c.tile_k) + whole * c.split_k)
+    waves = -(-units // cores)
+    cycles = waves * _tile_cycles(res, rate_class, c.tile_m, c.tile_n, kc, dataflow)
     return tiles_m, tiles_n, waves, kc, cycles
 
 
@@ -193,11 +234,8 @@ def plan(
             order, saved = "m-inner", b_saved
     busiest = waves * unit - saved
     cache_read = tiles * busiest / waves
-    shared = 0.0
-    if res.multicast > 1:  # a cluster of cores on neighbouring tiles shares one panel
-        a_shared = a_tile * (1.0 - 1.0 / min(res.multicast, tiles_n))  # tiles in a row share A
-        b_shared = b_tile * (1.0 - 1.0 / min(res.multicast, tiles_m))
-        shared = max(a_shared, b_shared)
+    shared = multicast_saving(res, a_tile, b_tile, tiles_m, tiles_n, max, min)
+    if shared:
         cache_read = shared_reads(cache_read, tiles * shared, shape)
 
     # cache <- main memory: a wave of `concurrent` output tiles shares panels through the
@@ -245,16 +283,74 @@ def plan(
     )
 
 
-def shared_reads(reads_B: float, saved_B: float, shape: GemmShape) -> float:
+# The helpers below take numbers with the built-in max and min, or arrays (one entry per
+# placement) with numpy's elementwise ones.
+def multicast_saving(res: Resources, a_tile_B, b_tile_B, tiles_m, tiles_n, maximum, minimum):
+    """Cache reads a unit saves where a cluster of cores on neighbouring tiles shares one
+    panel (tiles in a row share A, tiles in a column B); the larger saving is taken."""
+    if res.multicast <= 1:
+        return 0.0
+    return maximum(
+        a_tile_B * (1.0 - 1.0 / minimum(res.multicast, tiles_n)),
+        b_tile_B * (1.0 - 1.0 / minimum(res.multicast, tiles_m)),
+    )
+
+
+def shared_reads(reads_B, saved_B, shape: GemmShape, maximum=max, minimum=min):
     """Cache reads less what multicast saves; each operand is still read once."""
     unique = shape.m * shape.k * shape.a_B + shape.groups * shape.k * shape.n * shape.b_B
-    return max(reads_B - saved_B, min(reads_B, unique))
+    return maximum(reads_B - saved_B, minimum(reads_B, unique))
 
 
-def _saved(waves: int, panel_B: float, most_run: int) -> float:
+def _saved(waves, panel_B, most_run, minimum=min):
     """Bytes a core saves over `waves` consecutive units by keeping one operand's panel."""
-    run = min(waves, most_run)
+    run = minimum(waves, most_run)
     return (waves - -(-waves // run)) * panel_B
+
+
+@dataclass(frozen=True, slots=True)
+class Floors:
+    """Per placement (arrays, one entry each), lower bounds of what its plan counts, that hold
+    on its cores and on fewer (`search` tries fewer only for placements it plans)."""
+
+    engine_cycles: np.ndarray  # busiest core, times the cores
+    k_steps: np.ndarray  # the busiest core's, in turn
+    cache_read_busiest_B: np.ndarray
+    cache_read_B: np.ndarray
+    partial_B: np.ndarray
+    split_k: np.ndarray
+
+
+def floors(shape: GemmShape, res: Resources, c: Candidates, counted) -> Floors:
+    """`Floors` of the candidates, given their `counts`. The busiest core reads more the more
+    units it runs in turn; no unit reads less than when its core keeps a panel over the
+    longest run its tiles allow (`plan` makes the loop order's choice); split-k's partial
+    sums are written and read back (stream-K's hand-overs may vanish on fewer cores)."""
+    tiles_m, tiles_n, waves, kc, cycles = counted
+    a_tile = c.tile_m * kc * shape.a_B
+    b_tile = kc * c.tile_n * shape.b_B
+    unit = a_tile + b_tile
+    keep_a = (a_tile * STAGES <= res.stage_B) & ~c.stream_k
+    keep_b = (b_tile * STAGES <= res.stage_B) & ~c.stream_k
+    saved = np.maximum(
+        np.where(keep_a, _saved(waves, a_tile, tiles_n, np.minimum), 0.0),
+        np.where(keep_b, _saved(waves, b_tile, tiles_m, np.minimum), 0.0),
+    )
+    least = unit - np.maximum(
+        np.where(keep_a, a_tile * (1.0 - 1.0 / tiles_n), 0.0),
+        np.where(keep_b, b_tile * (1.0 - 1.0 / tiles_m), 0.0),
+    )
+    units = tiles_m * tiles_n * np.where(c.stream_k, -(-shape.k // kc), c.split_k)
+    shared = multicast_saving(res, a_tile, b_tile, tiles_m, tiles_n, np.maximum, np.minimum)
+    partial = np.where(c.split_k > 1, 2.0 * shape.m * shape.n * ACCUM_BYTES * c.split_k, 0.0)
+    return Floors(
+        cycles * res.cores,
+        waves * -(-kc // c.tile_k),
+        waves * unit - saved,
+        shared_reads(units * least, units * shared, shape, np.maximum, np.minimum),
+        partial,
+        c.split_k,
+    )
 
 
 def reads_busiest(waves: int, unit_B: float, keeps: tuple[tuple[float, int], ...]) -> float:
@@ -276,13 +372,17 @@ def tile_k(res: Resources, shape: GemmShape) -> int:
 
 
 def _sizes(base: int, limit: int, exhaustive: bool) -> list[int]:
-    """Tile edges to try: multiples of a fragment step up to the (rounded-up) problem edge."""
+    """Tile edges to try: multiples of a fragment step up to the (rounded-up) problem edge.
+    Pruned: powers of two times the smallest edge, and 1.5 times those (in steps of 8), so a
+    tile can fit an edge a power of two pads by a third."""
     cap = min(MAX_TILE, max(limit, 8))
     if exhaustive:
         step = max(8, base // 4)
         return list(range(step, cap + 1, step))
     lo = max(8, min(base * 4, limit // 2))  # small tiles only for small problems
-    return [lo << i for i in range(12) if lo << i <= cap]
+    edges = [lo << i for i in range(12) if lo << i <= cap]
+    mids = [x + x // 2 for x in edges if x % 16 == 0 and x + x // 2 <= cap]
+    return sorted(edges + mids)
 
 
 def _spread(base: int, sizes: list[int]) -> list[int]:
@@ -291,14 +391,15 @@ def _spread(base: int, sizes: list[int]) -> list[int]:
     return [x for x in (base, 2 * base) if 8 <= x < sizes[0]] if sizes else []
 
 
-def candidates(shape: GemmShape, res: Resources, exhaustive: bool = False) -> Iterator[GemmMapping]:
-    """Placements worth trying. Pruned: tile edges at powers of two up to twice the problem
-    edge, split-k only to fill idle cores (powers of two up to twice the fill). `exhaustive` walks
-    every multiple of a quarter fragment and every split up to 64 instead. Loop order and
-    raster block are chosen inside `plan`, where their best is known in closed form."""
+def candidates(shape: GemmShape, res: Resources, exhaustive: bool = False) -> Candidates:
+    """Placements worth trying. Pruned: tile edges as `_sizes` gives them up to twice the
+    problem edge, split-k only to fill idle cores (powers of two up to twice the fill).
+    `exhaustive` walks every multiple of a quarter fragment and every split up to 64 instead.
+    Loop order and raster block are chosen inside `plan`, where their best is known in
+    closed form."""
     tk = tile_k(res, shape)
     max_rows = max(r for r, _ in shape.rows)
-    dataflows: tuple[Dataflow, ...] = ("output", "weight", "input") if res.systolic else ("output",)
+    dataflows = range(len(DATAFLOWS) if res.systolic else 1)
     fm, fn = res.fragment
     tms = _sizes(fm, _pad(max(max_rows, 1), 8) * 2, exhaustive)
     tns = _sizes(fn, _pad(shape.n, 8) * 2, exhaustive)
@@ -306,27 +407,30 @@ def candidates(shape: GemmShape, res: Resources, exhaustive: bool = False) -> It
         fewest = sum(math.ceil(r / tms[0]) * g for r, g in shape.rows) * math.ceil(shape.n / tns[0])
         if 2 * fewest <= res.cores:  # at least half the cores idle
             tms, tns = _spread(fm, tms) + tms, _spread(fn, tns) + tns
+    max_split = 1 if shape.whole_k else max(1, shape.k // tk)
+    cores = res.cores
+    rows: list[tuple[int, int, int, int, bool, int, int]] = []
     for tm in tms:
+        tiles_m = sum(-(-r // tm) * g for r, g in shape.rows)
         for tn in tns:
             if not _fits(res, shape, tm, tn, tk):
                 continue
-            out_tiles = sum(math.ceil(r / tm) * g for r, g in shape.rows) * math.ceil(shape.n / tn)
-            splits = [1]
-            max_split = 1 if shape.whole_k else max(1, shape.k // tk)
+            out_tiles = tiles_m * -(-shape.n // tn)
             if exhaustive:
-                splits = list(range(1, min(max_split, 64) + 1))
-            elif out_tiles < res.cores:
-                want = 1 << max(0, math.ceil(math.log2(res.cores / out_tiles)))
+                splits: Sequence[int] = range(1, min(max_split, 64) + 1)
+            elif out_tiles < cores:
+                want = 1 << max(0, math.ceil(math.log2(cores / out_tiles)))
                 # every power of two up to twice the fill: more cores never lose a choice
-                splits += [1 << i for i in range(1, want.bit_length() + 1) if 1 << i <= max_split]
-            for s in sorted(set(splits)):
-                for df in dataflows:
-                    yield GemmMapping(tm, tn, tk, s, dataflow=df)
+                splits = [1 << i for i in range(want.bit_length() + 1) if 1 << i <= max_split]
+            else:
+                splits = (1,)
+            rows += [(tm, tn, tk, s, False, df, cores) for s in splits for df in dataflows]
             # stream-K evens out a part-empty last wave; every core gets at least one tile's
             # k-steps, so a tile's sums are split between two cores at most (fewer tiles than
             # cores is split-k's case)
-            if out_tiles > res.cores and out_tiles % res.cores and not shape.whole_k:
-                yield GemmMapping(tm, tn, tk, stream_k=True)
+            if out_tiles > cores and out_tiles % cores and not shape.whole_k:
+                rows.append((tm, tn, tk, 1, True, 0, cores))
+    return Candidates.table(rows)
 
 
 FALLBACK = {
@@ -360,7 +464,7 @@ def search(
     objective: Callable[[GemmPlan], float],
     exhaustive: bool = False,
     floor: Callable[[GemmPlan, int, float], tuple[float, float]] | None = None,
-    lower: Callable[[float, int], float] | None = None,
+    lower: Callable[[Floors], np.ndarray] | None = None,
 ) -> GemmPlan:
     """The plan the objective scores lowest (ties: first found, so results are repeatable).
 
@@ -372,28 +476,26 @@ def search(
     can beat spreading the units one per core. A chip's candidates include those of any chip
     with fewer cores, so it always does at least as well.
 
-    With `lower(engine_cycles, k_steps)`, a lower bound of the objective from a placement's
-    engine cycles (busiest core, times the cores) and the k-steps its busiest core runs in
-    turn, candidates are planned best bound first and the search stops where the bound reaches
-    the best score (ties: the lower bound first). A placement on fewer cores has more waves,
-    so no lower a bound: those of candidates never planned need no trying either."""
+    With `lower(floors)`, lower bounds of the objective for all candidates at once from their
+    `Floors`, candidates are planned best bound first and the search stops where the bound
+    reaches the best score (ties: the lower bound first). The floors hold on fewer cores too,
+    so those of candidates never planned need no trying either."""
     rc = rate_class(op, res)
     shape = GemmShape.of(op)
     best: GemmPlan | None = None
     best_score = math.inf
     tried: list[tuple[GemmMapping, GemmPlan]] = []
-    order = []
-    for mp in candidates(shape, res, exhaustive):
-        c = counts(shape, res, rc, mp)
-        bound = (
-            -math.inf if lower is None else lower(c[4] * res.cores, c[2] * -(-c[3] // mp.tile_k))
-        )
-        order.append((bound, mp, c))
-    order.sort(key=lambda o: o[0])  # stable: candidates' order among equal bounds
-    for bound, mp, c in order:
-        if bound >= best_score:
+    cands = candidates(shape, res, exhaustive)
+    counted = counts(shape, res, rc, cands)
+    bounds = np.full(len(cands), -math.inf)
+    if lower is not None and len(cands):
+        bounds = lower(floors(shape, res, cands, counted))
+    columns = [x.tolist() for x in counted]
+    for i in np.argsort(bounds, kind="stable").tolist():  # candidates' order among equal bounds
+        if bounds[i] >= best_score:
             break  # every later candidate's bound is as high
-        p = plan(shape, res, rc, mp, c)
+        mp = cands[i]
+        p = plan(shape, res, rc, mp, tuple(c[i] for c in columns))  # type: ignore[arg-type]
         score = objective(p)
         if score < best_score:
             best, best_score = p, score
