@@ -374,7 +374,9 @@ def tile_k(res: Resources, shape: GemmShape) -> int:
 def _sizes(base: int, limit: int, exhaustive: bool) -> list[int]:
     """Tile edges to try: multiples of a fragment step up to the (rounded-up) problem edge.
     Pruned: powers of two times the smallest edge, and 1.5 times those (in steps of 8), so a
-    tile can fit an edge a power of two pads by a third."""
+    tile count can fill the cores where powers of two leave a wave part-empty. Libraries
+    tile so too: cuBLASLt's tile list (`cublasLtMatmulTile_t`) has 64x96, 96x64 and 96x128,
+    and Hopper's MMA takes any N in steps of 8 up to 256."""
     cap = min(MAX_TILE, max(limit, 8))
     if exhaustive:
         step = max(8, base // 4)
