@@ -1,8 +1,10 @@
 """Accuracy on a fixed sample of ../shared/measured, and the `tigris validate` command.
 
-The bounds below are REGRESSION GUARDS at the accuracy this version reaches (README,
-"Accuracy"), not issue 3's targets, which it does not yet meet for every table. Tighten them
-as the model improves; never loosen them to make a change pass.
+Issue 3's targets are asserted where they are set: GEMM (bf16 and fp8) on a seeded sample of
+each such group, all-reduce on the whole NCCL tables, and each attention table's median and
+Spearman on its sample. The other bounds are REGRESSION GUARDS at the accuracy this version
+reaches (README, "Accuracy"). Tighten them as the model improves; never loosen them to make a
+change pass.
 """
 
 from __future__ import annotations
@@ -17,27 +19,29 @@ from tigris.cli import main
 from tigris.cost.validate import predict, read_table, report, table_kind
 
 PER_TABLE = 250  # rows sampled per table: 8 tables, 2,000 rows
-# (chip, table) -> (median |err| %, P90 |err| %, Spearman) guards over all of a table's rows
+PER_GEMM_GROUP = 600  # rows sampled per GEMM group a target covers: 3 groups, 1,800 rows
+# (chip, table) -> (median |err| %, P90 |err| %, Spearman) guards over all of a table's rows;
+# attention's medians and Spearman are issue 3's targets (median <= 15, Spearman >= 0.95)
 GUARDS = {
-    ("h100-sxm", "gemm_perf"): (10, 30, 0.98),
+    ("h100-sxm", "gemm_perf"): (10, 25, 0.98),
     ("h100-sxm", "context_attention_perf"): (15, 40, 0.99),
-    ("h100-sxm", "generation_attention_perf"): (15, 40, 0.95),  # issue 3: median <= 15
+    ("h100-sxm", "generation_attention_perf"): (15, 40, 0.95),
     ("h100-sxm", "nccl_perf"): (12, 35, 0.95),
     # A100's GEMM table is 60% int4 / int8 weight-only and SmoothQuant rows timed by
     # TensorRT's layer profiler, predicted but not fitted (they read 30-40% low)
     ("a100-sxm", "gemm_perf"): (20, 70, 0.94),
     ("a100-sxm", "context_attention_perf"): (12, 40, 0.99),
-    ("a100-sxm", "generation_attention_perf"): (15, 45, 0.97),  # issue 3: median <= 15
+    ("a100-sxm", "generation_attention_perf"): (15, 45, 0.97),
     ("a100-sxm", "nccl_perf"): (20, 45, 0.95),
 }
-# (chip, table, dtype group) -> guards of one group; TARGET is issue 3's GEMM target, held
-# where this version meets it
-TARGET = (10, 25, 0.95)
+# issue 3's GEMM target, for bf16 and fp8 on every chip that has them
+GEMM_TARGET = (10, 25, 0.95)
+GEMM_TARGET_GROUPS = [("h100-sxm", "bfloat16"), ("h100-sxm", "fp8"), ("a100-sxm", "bfloat16")]
+# (chip, table, dtype group) -> guards of one group within the table's sample. Block-scaled
+# fp8 is a flow of its own (README, "Still short"): its rows with m just past a multiple of 64
+# run up to twice as long as at the next multiple of 128.
 GROUP_GUARDS = {
-    ("h100-sxm", "gemm_perf", "bfloat16"): TARGET,
-    ("h100-sxm", "gemm_perf", "fp8"): TARGET,
-    ("h100-sxm", "gemm_perf", "fp8_block"): (18, 45, 0.97),
-    ("a100-sxm", "gemm_perf", "bfloat16"): (10, 30, 0.98),
+    ("h100-sxm", "gemm_perf", "fp8_block"): (12, 40, 0.98),
 }
 
 
@@ -61,6 +65,21 @@ def test_all_reduce_meets_the_target_on_the_whole_nccl_table(shared, chip):
     for g in groups:
         assert g["median_abs_pct_err"] <= 15, g["dtype"]
         assert g["spearman"] >= 0.95, g["dtype"]
+
+
+@pytest.mark.parametrize(("chip", "dtype"), GEMM_TARGET_GROUPS)
+def test_gemm_meets_the_target(shared, chip, dtype):
+    path = shared / "measured" / chip.replace("-", "_") / "gemm_perf.parquet"
+    df = read_table(path)
+    df = df[df.gemm_dtype == dtype]
+    rng = np.random.default_rng(0)
+    df = df.iloc[np.sort(rng.choice(len(df), PER_GEMM_GROUP, replace=False))]
+    res = report(*predict(df, table_kind(df, str(path)), tigris.chip(chip)))
+    med, p90, rho = GEMM_TARGET
+    assert res["skipped"] == 0
+    assert res["median_abs_pct_err"] <= med
+    assert res["p90_abs_pct_err"] <= p90
+    assert res["spearman"] >= rho
 
 
 @pytest.mark.parametrize(("chip", "table"), sorted(GUARDS))
