@@ -69,7 +69,7 @@ from tigris.workload.models import model as find_model
 ROUNDS = 10
 MAX_BATCHED_TOKENS = 8192
 # Arrival to the scheduler's queue, per engine (see the module docstring).
-ENGINE_REQUEST_OVERHEAD_S = {"trtllm": 0.175, "vllm": 0.06, "sglang": 0.1}
+ENGINE_REQUEST_OVERHEAD_S = {"trtllm": 0.165, "vllm": 0.06, "sglang": 0.09}
 ENGINE_TOKEN_OVERHEAD_S = {"trtllm": 85e-6, "vllm": 55e-6, "sglang": 20e-6}
 PROBE_TOKEN_S = 50e-6  # the second replay of `fit_overheads`
 REQUEST_REFINE = (0.5, 0.75, 1.0, 1.25)  # its last replays, around the additive estimate
