@@ -148,3 +148,16 @@ def test_validate_refuses_a_table_of_another_schema(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "x.csv" in err and "not a GEMM, attention or NCCL table" in err
     assert "Traceback" not in err
+
+
+def test_defaults_lie_within_the_fitted_families():
+    """A chip with no measurements takes figures the fitted families show, not a guess
+    outside them (`default.yaml` rounds the newest family's)."""
+    from tigris.cost.params import families, load
+
+    fitted = [load(f).params for f in families()]
+    default = load("default").params
+    assert len(fitted) >= 2
+    for name in type(default).model_fields:
+        values = [getattr(p, name) for p in fitted]
+        assert min(values) * 0.95 <= getattr(default, name) <= max(values) * 1.05, name

@@ -3,7 +3,7 @@
 Each parameter is named after a physical effect a datasheet reader knows. They are fitted on
 ../shared/measured only (H100 and A100 tables, `tigris calibrate`), stored with provenance in
 `cost/calibration/<family>.yaml`, apart from the chip spec. A chip whose family has no
-measurements takes `default.yaml` (the fitted families' figures, a GPU-like guess) and the
+measurements takes `default.yaml` (the newest fitted family's figures, rounded) and the
 result says so.
 """
 
