@@ -106,12 +106,12 @@ def waves_floor(
     serial: bool = False,
 ) -> tuple[float, float]:
     """Lower bounds of `plan_time` (`serial`: block-scaled) for p's work units spread over
-    fewer cores: in exactly
-    `waves` waves, and in `waves` or more. Each wave costs one unit's engine cycles and k-step
-    latency; the busiest core's reads follow from the waves alone (`reads_busiest`), and all
-    cores' reads per unit fall as the waves grow, no lower than the longest run of units
-    that keep a panel allows (placements slower than `best_s` on their waves alone do not
-    count); main memory supplies no less, or p's own raster if that is less."""
+    fewer cores: in exactly `waves` waves, and in `waves` or more. Each wave costs one unit's
+    engine cycles and k-step latency (a block-scaled unit's serial waits add to them); the
+    busiest core's reads follow from the waves alone (`reads_busiest`), and all cores' reads
+    per unit fall as the waves grow, no lower than the longest run of units that keep a
+    panel allows (placements slower than `best_s` on their waves alone do not count); main
+    memory supplies no less, or p's own raster if that is less."""
     per_wave = (
         p.engine_cycles / res.cores / p.waves / (res.clock_Hz * cal.matrix_efficiency),
         p.unit_steps * cal.step_latency_s,
