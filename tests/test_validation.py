@@ -38,7 +38,7 @@ GUARDS = {
 GEMM_TARGET = (10, 25, 0.95)
 GEMM_TARGET_GROUPS = [("h100-sxm", "bfloat16"), ("h100-sxm", "fp8"), ("a100-sxm", "bfloat16")]
 # (chip, table, dtype group) -> guards of one group within the table's sample. Block-scaled
-# fp8 is a flow of its own (README, "Still short"): its rows with m just past a multiple of 64
+# fp8 is a flow of its own (README, "Left in GEMM"): its rows with m just past a multiple of 64
 # run up to twice as long as at the next multiple of 128.
 GROUP_GUARDS = {
     ("h100-sxm", "gemm_perf", "fp8_block"): (12, 40, 0.98),

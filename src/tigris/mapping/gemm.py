@@ -234,7 +234,7 @@ def plan(
             order, saved = "m-inner", b_saved
     busiest = waves * unit - saved
     cache_read = tiles * busiest / waves
-    shared = multicast_saving(res, a_tile, b_tile, tiles_m, tiles_n, max, min)
+    shared = multicast_saving(res, a_tile, b_tile, tiles_m, tiles_n)
     if shared:
         cache_read = shared_reads(cache_read, tiles * shared, shape)
 
@@ -285,7 +285,9 @@ def plan(
 
 # The helpers below take numbers with the built-in max and min, or arrays (one entry per
 # placement) with numpy's elementwise ones.
-def multicast_saving(res: Resources, a_tile_B, b_tile_B, tiles_m, tiles_n, maximum, minimum):
+def multicast_saving(
+    res: Resources, a_tile_B, b_tile_B, tiles_m, tiles_n, maximum=max, minimum=min
+):
     """Cache reads a unit saves where a cluster of cores on neighbouring tiles shares one
     panel (tiles in a row share A, tiles in a column B); the larger saving is taken."""
     if res.multicast <= 1:
